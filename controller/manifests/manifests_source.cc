@@ -1,0 +1,53 @@
+#include "controller/manifests/manifests_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include "controller/manifests/directory_watcher.h"
+#include "controller/manifests/manifest_loader.h"
+
+namespace atrium::controller::manifests {
+
+ManifestsSource::ManifestsSource(boost::asio::io_context& io, std::filesystem::path dir,
+                                 translator::TranslatorOptions options, Sink sink)
+    : io_(io), dir_(std::move(dir)), options_(std::move(options)), sink_(std::move(sink)) {}
+
+ManifestsSource::~ManifestsSource() = default;
+
+bool ManifestsSource::start() {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir_, ec) && !std::filesystem::is_regular_file(dir_, ec)) {
+    spdlog::error("--manifests {}: not a readable directory or file", dir_.string());
+    return false;
+  }
+  reload();
+  watcher_ = std::make_unique<DirectoryWatcher>(io_, dir_, [this] { reload(); });
+  if (!watcher_->start()) {
+    spdlog::warn("watching {} failed; send SIGHUP to apply changes", dir_.string());
+  }
+  return true;
+}
+
+void ManifestsSource::reload() {
+  LoadResult loaded = loadManifests(dir_);
+  translator::TranslationResult result = translator::translate(loaded.objects, options_);
+  Diagnostics all = std::move(loaded.diagnostics);
+  all.insert(all.end(), result.diagnostics.begin(), result.diagnostics.end());
+  std::set<std::string> now;
+  for (const auto& d : all) {
+    auto line = d.format();
+    if (!reported_.count(line)) {
+      if (d.warning) {
+        spdlog::warn("{}", line);
+      } else {
+        spdlog::error("{} (skipped; the rest of the configuration still applies)", line);
+      }
+    }
+    now.insert(std::move(line));
+  }
+  reported_ = std::move(now);
+  result.diagnostics = std::move(all);
+  spdlog::debug("manifests: {} objects loaded from {}", loaded.objects.size(), dir_.string());
+  sink_(result);
+}
+
+}  // namespace atrium::controller::manifests

@@ -1,0 +1,436 @@
+// APIRoute (atrium.dev/v1alpha1) → routes: the routing part of SPEC §3.2 (hostnames, matches,
+// weighted backends, filters, direct responses) and the policy fields the data plane enforces
+// so far. Policy fields that are not enforced yet are refused when ignoring them would weaken
+// security (auth, rate limits), and reported as warnings otherwise.
+#include <limits>
+#include <set>
+
+#include "controller/translator/field_reader.h"
+#include "controller/translator/translation_context.h"
+#include "controller/translator/validation.h"
+#include "src/common/units.h"
+
+namespace atrium::controller::translator {
+
+namespace {
+
+const std::set<std::string> kMethods = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                        "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+
+struct PolicyFields {
+  config::Timeouts timeouts;
+  uint64_t max_body = config::Route{}.max_request_body_bytes;
+  std::vector<std::string> ip_allow, ip_deny;
+};
+
+std::optional<uint32_t> readDurationMs(FieldReader& r, const nlohmann::json& parent,
+                                       const std::string& path, const char* key) {
+  auto text = r.string(parent, path, key);
+  if (!text) return std::nullopt;
+  auto d = common::parseDuration(*text);
+  if (!d || d->count() <= 0 || d->count() > std::numeric_limits<uint32_t>::max()) {
+    r.error(FieldReader::join(path, key), "invalid duration \"" + *text + "\" (e.g. 500ms, 5s, 1m)");
+    return std::nullopt;
+  }
+  return static_cast<uint32_t>(d->count());
+}
+
+std::vector<std::string> readCidrs(FieldReader& r, const nlohmann::json& parent,
+                                   const std::string& path, const char* key) {
+  std::vector<std::string> out;
+  const auto* list = r.array(parent, path, key);
+  if (!list) return out;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const auto& v = (*list)[i];
+    if (!v.is_string() || !isCidr(v.get<std::string>())) {
+      r.error(FieldReader::index(FieldReader::join(path, key), i), "must be a CIDR such as 10.0.0.0/8");
+      continue;
+    }
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+// Applies `policy` on top of `base` (rule policies override route-wide fields one by one).
+PolicyFields readPolicy(FieldReader& r, const nlohmann::json* policy, const std::string& path,
+                        PolicyFields base) {
+  if (!policy) return base;
+  for (const char* refused : {"auth", "rateLimit"}) {
+    if (policy->contains(refused)) {
+      // Serving without them would expose the route: refuse rather than degrade silently.
+      r.error(FieldReader::join(path, refused), "is not supported by this version yet");
+    }
+  }
+  for (const char* ignored : {"cache", "retries", "circuitBreaker", "healthCheck", "loadBalancer",
+                              "fallback", "cors"}) {
+    if (policy->contains(ignored)) {
+      r.warning(FieldReader::join(path, ignored), "is not supported by this version yet; ignored");
+    }
+  }
+  if (const auto* t = r.object(*policy, path, "timeouts")) {
+    const std::string tpath = FieldReader::join(path, "timeouts");
+    if (auto v = readDurationMs(r, *t, tpath, "connect")) base.timeouts.connect_ms = *v;
+    if (auto v = readDurationMs(r, *t, tpath, "request")) base.timeouts.request_ms = *v;
+    if (auto v = readDurationMs(r, *t, tpath, "idle")) base.timeouts.idle_ms = *v;
+  }
+  if (policy->contains("maxRequestBodySize")) {
+    const auto& v = (*policy)["maxRequestBodySize"];
+    std::optional<uint64_t> size;
+    if (v.is_number_unsigned()) size = v.get<uint64_t>();
+    if (v.is_string()) size = common::parseByteSize(v.get<std::string>());
+    if (!size) {
+      r.error(FieldReader::join(path, "maxRequestBodySize"), "must be a byte size such as 1Mi");
+    } else {
+      base.max_body = *size;
+    }
+  }
+  if (policy->contains("ipAllow")) base.ip_allow = readCidrs(r, *policy, path, "ipAllow");
+  if (policy->contains("ipDeny")) base.ip_deny = readCidrs(r, *policy, path, "ipDeny");
+  return base;
+}
+
+std::vector<config::StringMatch> readStringMatches(FieldReader& r, const nlohmann::json& parent,
+                                                   const std::string& path, const char* key,
+                                                   bool header) {
+  std::vector<config::StringMatch> out;
+  const auto* list = r.array(parent, path, key);
+  if (!list) return out;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string ipath = FieldReader::index(FieldReader::join(path, key), i);
+    const auto& item = (*list)[i];
+    config::StringMatch m;
+    auto name = r.string(item, ipath, "name");
+    auto type = r.string(item, ipath, "type").value_or("Exact");
+    auto value = r.string(item, ipath, "value");
+    if (!name || name->empty() || (header && !isHeaderName(*name))) {
+      r.error(FieldReader::join(ipath, "name"), header ? "must be a valid header name" : "is required");
+      continue;
+    }
+    if (!value) {
+      r.error(FieldReader::join(ipath, "value"), "is required");
+      continue;
+    }
+    if (type == "Exact") {
+      m.type = config::StringMatchType::Exact;
+    } else if (type == "RegularExpression") {
+      m.type = config::StringMatchType::RegularExpression;
+      if (auto err = checkRegex(*value); !err.empty()) {
+        r.error(FieldReader::join(ipath, "value"), err);
+        continue;
+      }
+    } else {
+      r.error(FieldReader::join(ipath, "type"), "must be Exact or RegularExpression");
+      continue;
+    }
+    m.name = *name;
+    if (header) {
+      for (auto& c : m.name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    m.value = *value;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::optional<config::RouteMatch> readMatch(FieldReader& r, const nlohmann::json& item,
+                                            const std::string& path) {
+  const size_t errors_before = r.errorCount();
+  config::RouteMatch m;
+  if (const auto* p = r.object(item, path, "path")) {
+    const std::string ppath = FieldReader::join(path, "path");
+    auto type = r.string(*p, ppath, "type").value_or("PathPrefix");
+    auto value = r.string(*p, ppath, "value").value_or("/");
+    if (type == "Exact" || type == "PathPrefix") {
+      if (auto err = checkPath(value); !err.empty()) {
+        r.error(FieldReader::join(ppath, "value"), err);
+      }
+      m.path = type == "Exact" ? config::PathMatch{config::PathType::Exact, value}
+                               : config::PathMatch{config::PathType::Prefix, canonicalPrefix(value)};
+    } else if (type == "RegularExpression") {
+      if (auto err = checkRegex(value); !err.empty()) r.error(FieldReader::join(ppath, "value"), err);
+      m.path = {config::PathType::RegularExpression, value};
+    } else {
+      r.error(FieldReader::join(ppath, "type"), "must be Exact, PathPrefix or RegularExpression");
+    }
+  }
+  if (auto method = r.string(item, path, "method")) {
+    if (!kMethods.count(*method)) {
+      r.error(FieldReader::join(path, "method"), "unknown method \"" + *method + "\"");
+    }
+    m.method = *method;
+  }
+  m.headers = readStringMatches(r, item, path, "headers", true);
+  m.query_params = readStringMatches(r, item, path, "queryParams", false);
+  if (r.errorCount() != errors_before) return std::nullopt;
+  return m;
+}
+
+bool readHeaderModifier(FieldReader& r, const nlohmann::json& parent, const std::string& path,
+                        const char* key, config::HeaderModifier& out) {
+  const auto* mod = r.object(parent, path, key);
+  if (!mod) return true;
+  const std::string mpath = FieldReader::join(path, key);
+  bool ok = true;
+  for (const char* op : {"set", "add"}) {
+    const auto* map = r.object(*mod, mpath, op);
+    if (!map) continue;
+    for (const auto& [name, value] : map->items()) {
+      const std::string field = FieldReader::join(mpath, op) + "[" + name + "]";
+      if (!isHeaderName(name)) {
+        r.error(field, "invalid header name");
+        ok = false;
+      } else if (!value.is_string() || !isHeaderValue(value.get<std::string>())) {
+        // CR/LF in a configured value would let a manifest inject headers.
+        r.error(field, "must be a string without control characters");
+        ok = false;
+      } else {
+        (std::string(op) == "set" ? out.set : out.add).emplace_back(name, value.get<std::string>());
+      }
+    }
+  }
+  if (const auto* remove = r.array(*mod, mpath, "remove")) {
+    for (size_t i = 0; i < remove->size(); ++i) {
+      const auto& v = (*remove)[i];
+      if (!v.is_string() || !isHeaderName(v.get<std::string>())) {
+        r.error(FieldReader::index(FieldReader::join(mpath, "remove"), i), "invalid header name");
+        ok = false;
+      } else {
+        out.remove.push_back(v.get<std::string>());
+      }
+    }
+  }
+  return ok;
+}
+
+bool readFilters(FieldReader& r, const nlohmann::json& rule, const std::string& path,
+                 config::Route& route) {
+  const auto* filters = r.object(rule, path, "filters");
+  if (!filters) return true;
+  const std::string fpath = FieldReader::join(path, "filters");
+  const size_t errors_before = r.errorCount();
+  if (const auto* rw = r.object(*filters, fpath, "rewrite")) {
+    const std::string rpath = FieldReader::join(fpath, "rewrite");
+    if (auto h = r.string(*rw, rpath, "hostname")) {
+      if (auto err = checkHostname(*h); !err.empty() || h->front() == '*') {
+        r.error(FieldReader::join(rpath, "hostname"), err.empty() ? "must not be a wildcard" : err);
+      }
+      route.rewrite.hostname = *h;
+    }
+    auto prefix = r.string(*rw, rpath, "pathPrefix");
+    auto full = r.string(*rw, rpath, "path");
+    if (prefix && full) r.error(rpath, "set either path or pathPrefix, not both");
+    for (auto* p : {&prefix, &full}) {
+      if (*p && !checkPath(**p).empty()) {
+        r.error(FieldReader::join(rpath, p == &prefix ? "pathPrefix" : "path"), checkPath(**p));
+      }
+    }
+    if (prefix) {
+      for (const auto& m : route.matches) {
+        if (m.path.type != config::PathType::Prefix) {
+          r.error(FieldReader::join(rpath, "pathPrefix"), "needs PathPrefix matches");
+          break;
+        }
+      }
+      route.rewrite.path_prefix = *prefix;
+    }
+    if (full) route.rewrite.full_path = *full;
+  }
+  if (const auto* rd = r.object(*filters, fpath, "redirect")) {
+    const std::string dpath = FieldReader::join(fpath, "redirect");
+    config::Redirect redirect;
+    if (auto s = r.string(*rd, dpath, "scheme")) {
+      if (*s != "http" && *s != "https") r.error(FieldReader::join(dpath, "scheme"), "must be http or https");
+      redirect.scheme = *s;
+    }
+    if (auto h = r.string(*rd, dpath, "hostname")) {
+      if (auto err = checkHostname(*h); !err.empty()) r.error(FieldReader::join(dpath, "hostname"), err);
+      redirect.hostname = *h;
+    }
+    if (auto p = r.integer(*rd, dpath, "port")) {
+      if (*p < 1 || *p > 65535) r.error(FieldReader::join(dpath, "port"), "must be between 1 and 65535");
+      redirect.port = static_cast<uint32_t>(*p);
+    }
+    auto prefix = r.string(*rd, dpath, "pathPrefix");
+    auto full = r.string(*rd, dpath, "path");
+    if (prefix && full) r.error(dpath, "set either path or pathPrefix, not both");
+    if (prefix) {
+      if (auto err = checkPath(*prefix); !err.empty()) r.error(FieldReader::join(dpath, "pathPrefix"), err);
+      redirect.path_prefix = *prefix;
+    }
+    if (full) {
+      if (auto err = checkPath(*full); !err.empty()) r.error(FieldReader::join(dpath, "path"), err);
+      redirect.full_path = *full;
+    }
+    if (auto code = r.integer(*rd, dpath, "statusCode")) {
+      if (*code != 301 && *code != 302 && *code != 303 && *code != 307 && *code != 308) {
+        r.error(FieldReader::join(dpath, "statusCode"), "must be 301, 302, 303, 307 or 308");
+      }
+      redirect.status_code = static_cast<int>(*code);
+    }
+    route.redirect = redirect;
+  }
+  readHeaderModifier(r, *filters, fpath, "requestHeaders", route.request_headers);
+  readHeaderModifier(r, *filters, fpath, "responseHeaders", route.response_headers);
+  return r.errorCount() == errors_before;
+}
+
+bool readBackends(TranslationContext& ctx, FieldReader& r, const KubeObject& object,
+                  const nlohmann::json& rule, const std::string& path, config::Route& route) {
+  const auto* backends = r.array(rule, path, "backends");
+  if (!backends) return true;
+  const size_t errors_before = r.errorCount();
+  for (size_t i = 0; i < backends->size(); ++i) {
+    const auto& b = (*backends)[i];
+    const std::string bpath = FieldReader::index(FieldReader::join(path, "backends"), i);
+    auto weight = r.integer(b, bpath, "weight").value_or(1);
+    if (weight < 0 || weight > 1'000'000) {
+      r.error(FieldReader::join(bpath, "weight"), "must be between 0 and 1000000");
+      continue;
+    }
+    const auto* service = r.object(b, bpath, "service");
+    auto url = r.string(b, bpath, "url");
+    if ((service != nullptr) == url.has_value()) {
+      r.error(bpath, "exactly one of service or url is required");
+      continue;
+    }
+    config::WeightedBackend backend;
+    if (url) {
+      backend = ctx.backends.url(*url, static_cast<uint32_t>(weight));
+      if (backend.cluster.empty()) {
+        r.error(FieldReader::join(bpath, "url"), backend.unresolved_reason);
+        continue;
+      }
+    } else {
+      const std::string spath = FieldReader::join(bpath, "service");
+      auto name = r.string(*service, spath, "name");
+      if (!name || name->empty()) {
+        r.error(FieldReader::join(spath, "name"), "is required");
+        continue;
+      }
+      ServicePortRef ref;
+      const auto port = service->value("port", nlohmann::json());
+      if (port.is_number_integer() && port.get<int64_t>() >= 1 && port.get<int64_t>() <= 65535) {
+        ref.port = port.get<int64_t>();
+      } else if (port.is_string() && !port.get<std::string>().empty()) {
+        ref.port = port.get<std::string>();
+      } else {
+        r.error(FieldReader::join(spath, "port"), "must be a port number (1-65535) or a port name");
+        continue;
+      }
+      backend = ctx.backends.service(object.ns, *name, ref, static_cast<uint32_t>(weight), false);
+      if (backend.cluster.empty()) r.warning(spath, backend.unresolved_reason + " (requests answer 500)");
+    }
+    route.backends.push_back(std::move(backend));
+  }
+  return r.errorCount() == errors_before;
+}
+
+void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
+  FieldReader r(object, ctx.diagnostics);
+  const auto* spec = r.object(object.body, "", "spec");
+  if (!spec) {
+    r.error("spec", "is required");
+    return;
+  }
+  std::vector<std::string> hostnames;
+  if (const auto* hosts = r.array(*spec, "spec", "hostnames")) {
+    for (size_t i = 0; i < hosts->size(); ++i) {
+      const auto& h = (*hosts)[i];
+      std::string host = h.is_string() ? h.get<std::string>() : "";
+      for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (auto err = checkHostname(host); !err.empty()) {
+        r.error(FieldReader::index("spec.hostnames", i), err);
+        return;  // serving on fewer hosts than declared would surprise; refuse the object
+      }
+      if (std::find(hostnames.begin(), hostnames.end(), host) == hostnames.end()) {
+        hostnames.push_back(host);
+      }
+    }
+  }
+  if (hostnames.empty()) hostnames.push_back("");
+  if (spec->contains("tls")) {
+    r.warning("spec.tls", "TLS settings on APIRoutes are not supported by this version yet; ignored");
+  }
+  const size_t policy_errors = r.errorCount();
+  PolicyFields route_policy = readPolicy(r, r.object(*spec, "spec", "policy"), "spec.policy", {});
+  if (r.errorCount() != policy_errors) return;
+
+  const auto* rules = r.array(*spec, "spec", "rules");
+  if (!rules || rules->empty()) {
+    r.error("spec.rules", "at least one rule is required");
+    return;
+  }
+  std::set<std::string> rule_names;
+  for (size_t i = 0; i < rules->size(); ++i) {
+    const auto& rule = (*rules)[i];
+    const std::string path = FieldReader::index("spec.rules", i);
+    const size_t errors_before = r.errorCount();
+    config::Route route;
+    auto rule_name = r.string(rule, path, "name");
+    if (rule_name && (rule_name->empty() || !checkHostname(*rule_name).empty() ||
+                      rule_name->find('.') != std::string::npos || !rule_names.insert(*rule_name).second)) {
+      r.error(FieldReader::join(path, "name"), "must be a unique DNS label (lower-case, digits, '-')");
+      continue;
+    }
+    route.name = object.key() + "/" + (rule_name ? *rule_name : std::to_string(i));
+    route.source = object.displayName();
+    route.object_rank = ctx.rankOf(object);
+    route.rule_index = static_cast<uint32_t>(i);
+    if (const auto* matches = r.array(rule, path, "matches")) {
+      for (size_t j = 0; j < matches->size(); ++j) {
+        if (auto m = readMatch(r, (*matches)[j], FieldReader::index(FieldReader::join(path, "matches"), j))) {
+          route.matches.push_back(std::move(*m));
+        }
+      }
+    }
+    readFilters(r, rule, path, route);
+    readBackends(ctx, r, object, rule, path, route);
+    if (const auto* dr = r.object(rule, path, "directResponse")) {
+      const std::string dpath = FieldReader::join(path, "directResponse");
+      config::DirectResponse response;
+      response.status = static_cast<int>(r.integer(*dr, dpath, "status").value_or(200));
+      if (response.status < 200 || response.status > 599) {
+        r.error(FieldReader::join(dpath, "status"), "must be between 200 and 599");
+      }
+      response.content_type = r.string(*dr, dpath, "contentType").value_or("text/plain");
+      if (!isHeaderValue(response.content_type)) {
+        r.error(FieldReader::join(dpath, "contentType"), "must not contain control characters");
+      }
+      response.body = r.string(*dr, dpath, "body").value_or("");
+      route.direct_response = response;
+    }
+    if (rule.contains("aggregate")) {
+      r.error(FieldReader::join(path, "aggregate"), "is not supported by this version yet");
+    }
+    const int actions = (route.backends.empty() ? 0 : 1) + (route.direct_response ? 1 : 0) +
+                        (route.redirect ? 1 : 0) + (rule.contains("aggregate") ? 1 : 0);
+    if (actions != 1 && r.errorCount() == errors_before) {
+      r.error(path, "needs exactly one of backends, directResponse, aggregate or filters.redirect");
+    }
+    PolicyFields policy = readPolicy(r, r.object(rule, path, "policy"),
+                                     FieldReader::join(path, "policy"), route_policy);
+    if (r.errorCount() != errors_before) continue;  // this rule is left out; the others apply
+    route.timeouts = policy.timeouts;
+    route.max_request_body_bytes = policy.max_body;
+    route.ip_allow = policy.ip_allow;
+    route.ip_deny = policy.ip_deny;
+    for (const auto& host : hostnames) ctx.hosts[host].push_back(route);
+  }
+}
+
+}  // namespace
+
+void translateAPIRoutes(TranslationContext& ctx) {
+  for (const auto& [key, object] : ctx.objects.all("APIRoute")) {
+    if (!ctx.inWatchedNamespace(object)) continue;
+    std::optional<std::string> class_name;
+    const auto& spec = object.body.value("spec", nlohmann::json::object());
+    if (spec.is_object() && spec.contains("ingressClassName") && spec["ingressClassName"].is_string()) {
+      class_name = spec["ingressClassName"].get<std::string>();
+    }
+    if (!ctx.classes.isOurs(class_name)) continue;
+    translateAPIRoute(ctx, object);
+  }
+}
+
+}  // namespace atrium::controller::translator

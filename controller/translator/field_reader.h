@@ -1,0 +1,51 @@
+#pragma once
+// Reads fields of one Kubernetes object's JSON while tracking the field path, so every problem
+// becomes a Diagnostic naming the file, the object and the exact field ("spec.rules[0].host").
+// Type mismatches are reported, never thrown.
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "controller/diagnostic.h"
+#include "controller/store/object_store.h"
+
+namespace atrium::controller::translator {
+
+class FieldReader {
+ public:
+  FieldReader(const KubeObject& object, Diagnostics& diagnostics)
+      : object_(object), diagnostics_(diagnostics) {}
+
+  // Reports an error (the caller skips what it was building) or a warning about `field`.
+  void error(const std::string& field, const std::string& message);
+  void warning(const std::string& field, const std::string& message);
+
+  // Typed reads of `parent[key]`. Absent (or null) → nullopt without a report; present with the
+  // wrong type → nullopt and an error. `path` is the parent's field path.
+  std::optional<std::string> string(const nlohmann::json& parent, const std::string& path,
+                                    const char* key);
+  std::optional<int64_t> integer(const nlohmann::json& parent, const std::string& path,
+                                 const char* key);
+  std::optional<bool> boolean(const nlohmann::json& parent, const std::string& path,
+                              const char* key);
+  // Returns the child if it is an object/array; null json (absent) returns nullptr.
+  const nlohmann::json* object(const nlohmann::json& parent, const std::string& path,
+                               const char* key);
+  const nlohmann::json* array(const nlohmann::json& parent, const std::string& path,
+                              const char* key);
+
+  size_t errorCount() const { return errors_; }
+  const KubeObject& kubeObject() const { return object_; }
+
+  static std::string join(const std::string& path, const char* key);
+  static std::string index(const std::string& path, size_t i);
+
+ private:
+  const nlohmann::json* child(const nlohmann::json& parent, const char* key) const;
+
+  const KubeObject& object_;
+  Diagnostics& diagnostics_;
+  size_t errors_ = 0;
+};
+
+}  // namespace atrium::controller::translator

@@ -1,0 +1,39 @@
+#pragma once
+// State shared by the per-kind processors during one translation.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "controller/translator/backend_resolver.h"
+#include "controller/translator/class_filter.h"
+#include "controller/translator/translator.h"
+
+namespace atrium::controller::translator {
+
+struct TranslationContext {
+  TranslationContext(const ObjectStore& objs, const TranslatorOptions& opts, Diagnostics& diags)
+      : objects(objs), options(opts), classes(objs, opts), backends(objs), diagnostics(diags) {}
+
+  const ObjectStore& objects;
+  const TranslatorOptions& options;
+  ClassFilter classes;
+  BackendResolver backends;
+  Diagnostics& diagnostics;
+  // hostname ("" = any host) → routes in the order they were produced.
+  std::map<std::string, std::vector<config::Route>> hosts;
+  // "Kind ns/name" → age rank among all routing objects (0 = oldest).
+  std::map<std::string, uint32_t> ranks;
+
+  bool inWatchedNamespace(const KubeObject& o) const {
+    return options.watch_namespace.empty() || o.ns.empty() || o.ns == options.watch_namespace;
+  }
+  uint32_t rankOf(const KubeObject& o) const {
+    auto it = ranks.find(o.displayName());
+    return it == ranks.end() ? 0 : it->second;
+  }
+};
+
+void translateIngresses(TranslationContext& ctx);
+void translateAPIRoutes(TranslationContext& ctx);
+
+}  // namespace atrium::controller::translator

@@ -1,0 +1,27 @@
+#pragma once
+// Client-IP allow/deny lists (CIDRs, IPv4 and IPv6), compiled once per snapshot.
+// An IPv4-mapped IPv6 peer (::ffff:10.0.0.1) is checked as its IPv4 address.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace atrium::proxy::filters {
+
+class IpFilter {
+ public:
+  // Invalid entries are skipped (the translator has validated them already).
+  explicit IpFilter(const std::vector<std::string>& cidrs = {});
+  bool empty() const { return ranges_.empty(); }
+  // `address` is 16 bytes of IPv6 (IPv4 as ::ffff:a.b.c.d).
+  bool contains(const std::array<uint8_t, 16>& address) const;
+
+ private:
+  struct Range {
+    std::array<uint8_t, 16> network;
+    int prefix_bits;  // over the 128-bit form
+  };
+  std::vector<Range> ranges_;
+};
+
+}  // namespace atrium::proxy::filters

@@ -1,0 +1,188 @@
+#include "proxy/http/header_rules.h"
+
+#include <re2/re2.h>
+
+#include <boost/beast/core/string.hpp>
+#include <ctime>
+#include <vector>
+
+#include "proxy/http/request_id.h"
+
+namespace atrium::proxy::http {
+
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+std::string_view trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+// Replaces the matched prefix of `path` with `replacement`, keeping segment boundaries:
+// "/foo" → "/xyz" turns "/foo/bar" into "/xyz/bar"; "/foo" → "/" turns it into "/bar".
+std::string replacePrefix(const std::string& path, const std::string& prefix,
+                          const std::string& replacement) {
+  std::string rest = prefix == "/" ? path : path.substr(std::min(prefix.size(), path.size()));
+  std::string out = replacement;
+  if (!out.empty() && out.back() == '/' && !rest.empty() && rest.front() == '/') out.pop_back();
+  out += rest;
+  if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
+  return out;
+}
+
+}  // namespace
+
+bool isPlainChunked(std::string_view value) {
+  return boost::beast::iequals(trim(value), "chunked");
+}
+
+std::string_view httpDate() {
+  thread_local std::time_t cached_second = 0;
+  thread_local char buf[40];
+  thread_local size_t len = 0;
+  std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    std::tm tm;
+    gmtime_r(&now, &tm);
+    len = std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached_second = now;
+  }
+  return {buf, len};
+}
+
+void removeHopByHop(bhttp::fields& fields) {
+  // Headers named in Connection are hop-by-hop too ("Connection: close, X-Secret").
+  auto conn = fields.find(bhttp::field::connection);
+  if (conn != fields.end()) {
+    std::vector<std::string> listed;
+    for (auto token : bhttp::token_list{conn->value()}) {
+      if (!boost::beast::iequals(token, "close") && !boost::beast::iequals(token, "keep-alive")) {
+        listed.emplace_back(token);
+      }
+    }
+    for (const auto& name : listed) fields.erase(name);
+  }
+  fields.erase(bhttp::field::connection);
+  fields.erase(bhttp::field::keep_alive);
+  fields.erase(bhttp::field::proxy_connection);
+  fields.erase(bhttp::field::te);
+  fields.erase(bhttp::field::trailer);
+  fields.erase(bhttp::field::upgrade);
+  fields.erase(bhttp::field::proxy_authorization);
+}
+
+void prepareUpstreamRequest(bhttp::fields& fields, std::string_view original_host,
+                            std::string_view client_ip, uint16_t listener_port,
+                            std::string_view request_id, std::string_view scheme) {
+  removeHopByHop(fields);
+  // Strip any client-supplied identity header; only authentication may set them.
+  for (auto it = fields.begin(); it != fields.end();) {
+    if (it->name_string().size() >= 11 &&
+        boost::beast::iequals(it->name_string().substr(0, 11), "x-consumer-")) {
+      it = fields.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto xff = fields.find("X-Forwarded-For");
+  if (xff != fields.end()) {
+    std::string value(xff->value());
+    value += ", ";
+    value += client_ip;
+    fields.set("X-Forwarded-For", value);
+  } else {
+    fields.set("X-Forwarded-For", client_ip);
+  }
+  fields.set("X-Forwarded-Proto", scheme);
+  fields.set("X-Forwarded-Host", original_host);
+  fields.set("X-Forwarded-Port", std::to_string(listener_port));
+  fields.set("X-Request-Id", request_id);
+  auto tp = fields.find("traceparent");
+  fields.set("traceparent", nextTraceparent(tp == fields.end() ? std::string_view() : std::string_view(tp->value())));
+}
+
+void prepareDownstreamResponse(bhttp::fields& fields, std::string_view request_id) {
+  removeHopByHop(fields);
+  fields.set(bhttp::field::server, "atrium");
+  if (fields.find(bhttp::field::date) == fields.end()) fields.set(bhttp::field::date, httpDate());
+  fields.set("X-Request-Id", request_id);
+}
+
+void applyHeaderModifier(bhttp::fields& fields, const config::HeaderModifier& mod) {
+  for (const auto& [name, value] : mod.set) fields.set(name, value);
+  for (const auto& [name, value] : mod.add) {
+    auto it = fields.find(name);
+    if (it == fields.end()) {
+      fields.insert(name, value);
+    } else {
+      std::string joined(it->value());
+      joined += ",";
+      joined += value;
+      fields.set(name, joined);
+    }
+  }
+  for (const auto& name : mod.remove) fields.erase(name);
+}
+
+bool takeExpectContinue(bhttp::fields& fields) {
+  auto it = fields.find(bhttp::field::expect);
+  if (it == fields.end()) return false;
+  const bool is_continue = boost::beast::iequals(trim(it->value()), "100-continue");
+  if (is_continue) fields.erase(bhttp::field::expect);
+  return is_continue;
+}
+
+std::string rewritePath(const config::Route& route, const re2::RE2* rewrite_regex,
+                        const config::RouteMatch& match, const std::string& path) {
+  const auto& rw = route.rewrite;
+  if (rewrite_regex) {
+    std::string out = path;
+    re2::RE2::Replace(&out, *rewrite_regex, rw.substitution);
+    if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
+    return out;
+  }
+  if (!rw.full_path.empty()) return rw.full_path;
+  if (!rw.path_prefix.empty() && match.path.type == config::PathType::Prefix) {
+    return replacePrefix(path, match.path.value, rw.path_prefix);
+  }
+  return path;
+}
+
+std::string redirectLocation(const config::Redirect& redirect, const config::RouteMatch& match,
+                             const NormalizedTarget& target, std::string_view request_host,
+                             std::string_view request_scheme, uint16_t listener_port) {
+  const std::string scheme = redirect.scheme.empty() ? std::string(request_scheme) : redirect.scheme;
+  std::string host = redirect.hostname;
+  if (host.empty()) {
+    // The request's host without its port.
+    std::string_view h = request_host;
+    if (!h.empty() && h.front() == '[') {
+      h = h.substr(0, h.find(']') + 1);
+    } else if (auto colon = h.rfind(':'); colon != std::string_view::npos) {
+      h = h.substr(0, colon);
+    }
+    host = std::string(h);
+  }
+  std::string location = scheme + "://" + host;
+  const uint32_t default_port = scheme == "https" ? 443 : 80;
+  if (redirect.port != 0 && redirect.port != default_port) {
+    location += ":" + std::to_string(redirect.port);
+  }
+  (void)listener_port;
+  if (!redirect.full_path.empty()) {
+    location += redirect.full_path;
+  } else if (!redirect.path_prefix.empty() && match.path.type == config::PathType::Prefix) {
+    location += replacePrefix(target.path, match.path.value, redirect.path_prefix);
+  } else {
+    location += target.path;
+  }
+  if (!target.query.empty()) {
+    location += '?';
+    location += target.query;
+  }
+  return location;
+}
+
+}  // namespace atrium::proxy::http

@@ -1,0 +1,57 @@
+#pragma once
+// How headers and targets change between client and upstream (SPEC §4 and Gateway API filter
+// semantics). Kept apart from the session so each rule can be unit-tested on plain messages.
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
+#include <string>
+#include <string_view>
+
+#include "proxy/http/path_normalizer.h"
+#include "src/config/snapshot.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace atrium::proxy::http {
+
+// True for a Transfer-Encoding value that is exactly "chunked" (any case, optional spaces).
+// Anything else ("gzip, chunked", "identity", "chunked, chunked") is refused: proxies that
+// disagree about such values are how requests get smuggled.
+bool isPlainChunked(std::string_view value);
+
+// "Thu, 26 Nov 2026 18:00:00 GMT", formatted at most once per second per thread.
+std::string_view httpDate();
+
+// Removes hop-by-hop headers (RFC 9110 §7.6.1): Connection and every header it lists,
+// Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, Proxy-Authorization.
+void removeHopByHop(boost::beast::http::fields& fields);
+
+// Client request → upstream request: hop-by-hop removed, client-sent X-Consumer-* removed (only
+// the gateway may assert an identity), X-Forwarded-For appended, X-Forwarded-Proto/Host/Port,
+// X-Request-Id and a W3C traceparent with a new span id set.
+void prepareUpstreamRequest(boost::beast::http::fields& fields, std::string_view original_host,
+                            std::string_view client_ip, uint16_t listener_port,
+                            std::string_view request_id, std::string_view scheme = "http");
+
+// Upstream response → client response: hop-by-hop removed, Server: atrium, a Date if the
+// upstream sent none, X-Request-Id echoed.
+void prepareDownstreamResponse(boost::beast::http::fields& fields, std::string_view request_id);
+
+// Gateway API header filter: `set` replaces, `add` appends to an existing value (comma), then
+// `remove` deletes.
+void applyHeaderModifier(boost::beast::http::fields& fields, const config::HeaderModifier& mod);
+
+// Removes "Expect: 100-continue" and says whether it was there.
+bool takeExpectContinue(boost::beast::http::fields& fields);
+
+// The path to send upstream after the route's rewrite (regex, full path or matched prefix).
+std::string rewritePath(const config::Route& route, const re2::RE2* rewrite_regex,
+                        const config::RouteMatch& match, const std::string& path);
+
+// The Location of a redirect rule for this request.
+std::string redirectLocation(const config::Redirect& redirect, const config::RouteMatch& match,
+                             const NormalizedTarget& target, std::string_view request_host,
+                             std::string_view request_scheme, uint16_t listener_port);
+
+}  // namespace atrium::proxy::http

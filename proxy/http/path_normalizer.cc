@@ -1,0 +1,111 @@
+#include "proxy/http/path_normalizer.h"
+
+namespace atrium::proxy::http {
+
+namespace {
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool isUnreserved(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+// Appends a segment to `out` while resolving "." and ".." (RFC 3986 §5.2.4). `out` holds
+// "/seg1/seg2" without a trailing slash.
+bool appendSegment(std::string& out, std::string_view seg) {
+  if (seg == ".") return true;
+  if (seg == "..") {
+    if (out.empty()) return false;  // above the root
+    out.resize(out.rfind('/'));
+    return true;
+  }
+  out.push_back('/');
+  out.append(seg);
+  return true;
+}
+
+}  // namespace
+
+const char* describe(PathError error) {
+  switch (error) {
+    case PathError::kNone: return "ok";
+    case PathError::kNotOriginForm: return "request target must be an absolute path";
+    case PathError::kBadEscape: return "malformed percent-encoding in path";
+    case PathError::kEncodedSlash: return "encoded slash (%2F) in path";
+    case PathError::kNullByte: return "encoded NUL (%00) in path";
+    case PathError::kEscapesRoot: return "path escapes the root";
+    case PathError::kBadCharacter: return "invalid character in path";
+  }
+  return "invalid path";
+}
+
+PathError normalizeTarget(std::string_view target, NormalizedTarget& out) {
+  // absolute-form ("http://host/path") is accepted as a proxy must (RFC 9112 §3.2.2).
+  if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0) {
+    auto start = target.find("://") + 3;
+    auto slash = target.find_first_of("/?", start);
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    if (!target.empty() && target.front() == '?') return PathError::kNotOriginForm;
+  }
+  if (target.empty() || target.front() != '/') return PathError::kNotOriginForm;
+  std::string_view path = target;
+  out.query = {};
+  if (auto q = target.find('?'); q != std::string_view::npos) {
+    path = target.substr(0, q);
+    out.query = target.substr(q + 1);
+  }
+  out.path.clear();
+  out.path.reserve(path.size());
+  // Decode each segment first, then resolve dot segments: that is what makes "%2e%2e" count
+  // as "..". Only the last segment decides whether a trailing slash stays.
+  std::string seg;
+  bool trailing_slash = false;
+  size_t i = 1;
+  while (true) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    std::string_view raw = path.substr(i, j - i);
+    seg.clear();
+    for (size_t k = 0; k < raw.size(); ++k) {
+      unsigned char c = static_cast<unsigned char>(raw[k]);
+      if (c == '%') {
+        if (k + 2 >= raw.size()) return PathError::kBadEscape;
+        int hi = hexValue(raw[k + 1]);
+        int lo = hexValue(raw[k + 2]);
+        if (hi < 0 || lo < 0) return PathError::kBadEscape;
+        unsigned char decoded = static_cast<unsigned char>(hi * 16 + lo);
+        if (decoded == '/') return PathError::kEncodedSlash;
+        if (decoded == 0) return PathError::kNullByte;
+        if (isUnreserved(decoded)) {
+          seg.push_back(static_cast<char>(decoded));
+        } else {
+          static const char kHex[] = "0123456789ABCDEF";
+          seg.push_back('%');
+          seg.push_back(kHex[decoded >> 4]);
+          seg.push_back(kHex[decoded & 15]);
+        }
+        k += 2;
+        continue;
+      }
+      if (c <= 0x20 || c == 0x7f || c == '#' || c == '\\') return PathError::kBadCharacter;
+      seg.push_back(static_cast<char>(c));
+    }
+    const bool last = j == path.size();
+    if (!seg.empty() && !appendSegment(out.path, seg)) return PathError::kEscapesRoot;
+    if (last) {
+      trailing_slash = seg.empty() || seg == "." || seg == "..";
+      break;
+    }
+    i = j + 1;
+  }
+  if (out.path.empty() || trailing_slash) out.path.push_back('/');
+  return PathError::kNone;
+}
+
+}  // namespace atrium::proxy::http

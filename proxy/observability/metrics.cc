@@ -1,0 +1,152 @@
+#include "proxy/observability/metrics.h"
+
+#include <fmt/format.h>
+
+namespace atrium::proxy::observability {
+
+namespace {
+
+constexpr std::array<std::string_view, 10> kMethods = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "other"};
+
+uint32_t methodIndex(std::string_view method) {
+  for (uint32_t i = 0; i + 1 < kMethods.size(); ++i) {
+    if (kMethods[i] == method) return i;
+  }
+  return kMethods.size() - 1;  // bounded cardinality for unknown methods
+}
+
+// Label values are route names and fixed strings; escape anyway, as the format requires.
+std::string label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* toString(UpstreamErrorReason reason) {
+  switch (reason) {
+    case UpstreamErrorReason::kConnectFailure: return "connect_failure";
+    case UpstreamErrorReason::kTimeout: return "timeout";
+    case UpstreamErrorReason::kReset: return "reset";
+    case UpstreamErrorReason::kProtocol: return "protocol_error";
+    case UpstreamErrorReason::kCount: break;
+  }
+  return "other";
+}
+
+void RouteMetrics::recordRequest(std::string_view method, int status, double seconds) {
+  const uint32_t key = (methodIndex(method) + 1) << 16 | static_cast<uint32_t>(status & 0xFFFF);
+  size_t i = key * 2654435761u % kSlots;
+  bool counted = false;
+  for (size_t probe = 0; probe < kSlots; ++probe, i = (i + 1) % kSlots) {
+    uint32_t current = slots_[i].key.load(std::memory_order_acquire);
+    if (current == 0) {
+      uint32_t expected = 0;
+      if (slots_[i].key.compare_exchange_strong(expected, key, std::memory_order_acq_rel)) {
+        current = key;
+      } else {
+        current = expected;
+      }
+    }
+    if (current == key) {
+      slots_[i].count.fetch_add(1, std::memory_order_relaxed);
+      counted = true;
+      break;
+    }
+  }
+  if (!counted) overflow_.fetch_add(1, std::memory_order_relaxed);
+
+  size_t b = 0;
+  while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
+  buckets_[b].fetch_add(1, std::memory_order_relaxed);
+  duration_sum_us_.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+  duration_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void RouteMetrics::recordUpstreamError(UpstreamErrorReason reason) {
+  upstream_[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void RouteMetrics::render(const std::string& route, std::string& requests, std::string& durations,
+                          std::string& upstream_errors) const {
+  const std::string r = label(route);
+  for (const auto& slot : slots_) {
+    uint32_t key = slot.key.load(std::memory_order_acquire);
+    if (key == 0) continue;
+    requests += fmt::format("atrium_requests_total{{route=\"{}\",method=\"{}\",code=\"{}\"}} {}\n", r,
+                            kMethods[(key >> 16) - 1], key & 0xFFFF,
+                            slot.count.load(std::memory_order_relaxed));
+  }
+  if (auto n = overflow_.load(std::memory_order_relaxed)) {
+    requests += fmt::format("atrium_requests_total{{route=\"{}\",method=\"other\",code=\"other\"}} {}\n", r, n);
+  }
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    cumulative += buckets_[b].load(std::memory_order_relaxed);
+    std::string le = b < kBuckets.size() ? fmt::format("{}", kBuckets[b]) : "+Inf";
+    durations += fmt::format("atrium_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
+                             r, le, cumulative);
+  }
+  durations += fmt::format("atrium_request_duration_seconds_sum{{route=\"{}\"}} {:.6f}\n", r,
+                           duration_sum_us_.load(std::memory_order_relaxed) / 1e6);
+  durations += fmt::format("atrium_request_duration_seconds_count{{route=\"{}\"}} {}\n", r,
+                           duration_count_.load(std::memory_order_relaxed));
+  for (size_t i = 0; i < upstream_.size(); ++i) {
+    if (auto n = upstream_[i].load(std::memory_order_relaxed)) {
+      upstream_errors += fmt::format("atrium_upstream_errors_total{{route=\"{}\",reason=\"{}\"}} {}\n",
+                                     r, toString(static_cast<UpstreamErrorReason>(i)), n);
+    }
+  }
+}
+
+std::shared_ptr<RouteMetrics> Metrics::route(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto& slot = routes_[name];
+  if (!slot) slot = std::make_shared<RouteMetrics>();
+  return slot;
+}
+
+void Metrics::setExtraRenderer(std::function<std::string()> renderer) {
+  std::lock_guard lock(mutex_);
+  extra_ = std::move(renderer);
+}
+
+std::string Metrics::renderPrometheus() const {
+  std::string requests, durations, upstream_errors;
+  std::function<std::string()> extra;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, m] : routes_) m->render(name, requests, durations, upstream_errors);
+    extra = extra_;
+  }
+  std::string out;
+  out += "# HELP atrium_requests_total Requests answered, by route, method and status code.\n";
+  out += "# TYPE atrium_requests_total counter\n" + requests;
+  out += "# HELP atrium_request_duration_seconds Time from request start to response end.\n";
+  out += "# TYPE atrium_request_duration_seconds histogram\n" + durations;
+  out += "# HELP atrium_upstream_errors_total Failed upstream attempts, by route and reason.\n";
+  out += "# TYPE atrium_upstream_errors_total counter\n" + upstream_errors;
+  out += "# HELP atrium_active_connections Open client connections.\n";
+  out += "# TYPE atrium_active_connections gauge\n";
+  out += fmt::format("atrium_active_connections {}\n", active_connections.load());
+  out += "# HELP atrium_config_generation Generation of the configuration being served.\n";
+  out += "# TYPE atrium_config_generation gauge\n";
+  out += fmt::format("atrium_config_generation {}\n", config_generation.load());
+  out += "# HELP atrium_config_reloads_total Configuration rebuilds, by result.\n";
+  out += "# TYPE atrium_config_reloads_total counter\n";
+  out += fmt::format("atrium_config_reloads_total{{result=\"success\"}} {}\n", reloads_success.load());
+  out += fmt::format("atrium_config_reloads_total{{result=\"failure\"}} {}\n", reloads_failure.load());
+  if (extra) out += extra();
+  return out;
+}
+
+}  // namespace atrium::proxy::observability

@@ -1,0 +1,72 @@
+#pragma once
+// Prometheus metrics for the data plane (SPEC §6). Counters on the request path are lock-free
+// atomics reached through a per-route RouteMetrics pointer resolved when a snapshot is
+// compiled, so a request never looks a metric up by name. The registry's mutex is taken only
+// when a snapshot is compiled or /metrics is scraped.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace atrium::proxy::observability {
+
+enum class UpstreamErrorReason : uint8_t { kConnectFailure, kTimeout, kReset, kProtocol, kCount };
+const char* toString(UpstreamErrorReason reason);
+
+class RouteMetrics {
+ public:
+  static constexpr std::array<double, 12> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                      0.1,   0.25,   0.5,   1,    2.5,   10};
+  // Called on any worker.
+  void recordRequest(std::string_view method, int status, double seconds);
+  void recordUpstreamError(UpstreamErrorReason reason);
+
+  // Appends this route's series to `out` (Prometheus text format).
+  void render(const std::string& route, std::string& requests, std::string& durations,
+              std::string& upstream_errors) const;
+
+ private:
+  // (method, status) → count in a small open-addressed table; keys are claimed with a CAS so
+  // recording is lock-free. Combinations beyond the table's size are folded into "other".
+  static constexpr size_t kSlots = 64;
+  struct Slot {
+    std::atomic<uint32_t> key{0};  // method index << 16 | status; 0 = empty
+    std::atomic<uint64_t> count{0};
+  };
+  std::array<Slot, kSlots> slots_;
+  std::atomic<uint64_t> overflow_{0};
+  std::array<std::atomic<uint64_t>, kBuckets.size() + 1> buckets_{};  // last: +Inf
+  std::atomic<uint64_t> duration_sum_us_{0};
+  std::atomic<uint64_t> duration_count_{0};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(UpstreamErrorReason::kCount)> upstream_{};
+};
+
+class Metrics {
+ public:
+  // The per-route counters for `route` ("ns/name[/rule]" or "none"), created on first use and
+  // kept across snapshots so counts survive configuration changes.
+  std::shared_ptr<RouteMetrics> route(const std::string& name);
+
+  std::atomic<int64_t> active_connections{0};
+  std::atomic<uint64_t> config_generation{0};
+  std::atomic<uint64_t> reloads_success{0};
+  std::atomic<uint64_t> reloads_failure{0};
+
+  // Extra text appended by other parts of the process (the controller's watch counters),
+  // produced on each scrape.
+  void setExtraRenderer(std::function<std::string()> renderer);
+
+  std::string renderPrometheus() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<RouteMetrics>> routes_;
+  std::function<std::string()> extra_;
+};
+
+}  // namespace atrium::proxy::observability

@@ -1,0 +1,97 @@
+#include "proxy/proxy_engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <thread>
+
+#include "proxy/observability/access_log.h"
+#include "proxy/observability/metrics.h"
+#include "proxy/server/proxy_config.h"
+#include "proxy/server/worker.h"
+
+namespace atrium::proxy {
+
+ProxyEngine::ProxyEngine(ProxyOptions options)
+    : options_(std::move(options)), metrics_(std::make_unique<observability::Metrics>()) {}
+
+ProxyEngine::~ProxyEngine() {
+  for (auto& w : workers_) w->stop();
+}
+
+void ProxyEngine::start() {
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(options_.bind, ec);
+  if (ec) throw std::runtime_error("invalid --bind address \"" + options_.bind + "\"");
+  auto sink = observability::AccessLogSink::open(options_.access_log);
+  const unsigned threads = std::max(1u, options_.threads);
+  uint16_t port = options_.http_port;
+  for (unsigned i = 0; i < threads; ++i) {
+    auto worker = std::make_unique<server::Worker>(i, options_, *metrics_, sink);
+    try {
+      // The first worker may pick an ephemeral port; the others join it.
+      port = worker->listen({address, port});
+    } catch (const boost::system::system_error& e) {
+      throw std::runtime_error("cannot listen on " + options_.bind + ":" + std::to_string(port) +
+                               ": " + e.code().message());
+    }
+    workers_.push_back(std::move(worker));
+  }
+  http_port_ = port;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& w : workers_) w->publish(current_);
+  }
+  for (auto& w : workers_) w->start();
+  spdlog::info("proxy listening on {}:{} with {} worker thread(s)", options_.bind, http_port_, threads);
+}
+
+bool ProxyEngine::publish(std::shared_ptr<const config::ConfigSnapshot> snapshot, std::string* error) {
+  std::vector<std::string> errors;
+  std::lock_guard lock(mutex_);
+  const uint64_t generation = generation_ + 1;
+  std::shared_ptr<const server::ProxyConfig> compiled;
+  try {
+    compiled = server::ProxyConfig::build(std::move(snapshot), generation, *metrics_, &errors);
+  } catch (const std::exception& e) {
+    errors.push_back(e.what());
+  }
+  if (!compiled) {
+    metrics_->reloads_failure.fetch_add(1);
+    if (error) *error = errors.empty() ? "unknown error" : errors.front();
+    return false;
+  }
+  for (const auto& e : errors) spdlog::warn("configuration: {}", e);
+  generation_ = generation;
+  current_ = compiled;
+  for (auto& w : workers_) w->publish(compiled);
+  metrics_->config_generation.store(generation);
+  metrics_->reloads_success.fetch_add(1);
+  return true;
+}
+
+bool ProxyEngine::hasConfig() const {
+  std::lock_guard lock(mutex_);
+  return current_ != nullptr;
+}
+
+std::shared_ptr<const config::ConfigSnapshot> ProxyEngine::currentSnapshot() const {
+  std::lock_guard lock(mutex_);
+  if (!current_) return nullptr;
+  // Aliasing constructor: the snapshot stays alive as long as its compiled config.
+  return std::shared_ptr<const config::ConfigSnapshot>(current_, &current_->snapshot());
+}
+
+void ProxyEngine::drain(std::chrono::milliseconds timeout) {
+  for (auto& w : workers_) w->beginDrain();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (metrics_->active_connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (auto left = metrics_->active_connections.load(); left > 0) {
+    spdlog::warn("drain timeout reached with {} connection(s) still open; closing them", left);
+  }
+  for (auto& w : workers_) w->stop();
+}
+
+}  // namespace atrium::proxy

@@ -1,0 +1,70 @@
+#pragma once
+// The data plane's entry point, and the only proxy header src/main wires to: worker threads
+// with one io_context each (Envoy's model), an HTTP listener per worker (SO_REUSEPORT), and
+// atomic publication of configuration snapshots. Boost-free on purpose.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "src/config/snapshot.h"
+
+namespace atrium::proxy {
+
+namespace observability {
+class Metrics;
+}
+namespace server {
+class ProxyConfig;
+class Worker;
+}  // namespace server
+
+struct ProxyOptions {
+  std::string bind = "0.0.0.0";
+  uint16_t http_port = 8080;  // 0: an ephemeral port (see httpPort())
+  unsigned threads = 1;
+  std::string access_log = "stdout";  // stdout | off | PATH
+  // Safety limits of SPEC §4; each says which attack it stops where it is enforced.
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  uint32_t max_header_bytes = 64 * 1024;
+};
+
+class ProxyEngine {
+ public:
+  explicit ProxyEngine(ProxyOptions options);
+  ~ProxyEngine();
+  ProxyEngine(const ProxyEngine&) = delete;
+  ProxyEngine& operator=(const ProxyEngine&) = delete;
+
+  // Binds the listeners and starts the workers. Throws std::runtime_error with a one-line
+  // reason (address in use, permission denied, bad address).
+  void start();
+  uint16_t httpPort() const { return http_port_; }
+
+  // Compiles `snapshot` and hands it to every worker; requests in flight keep the config they
+  // started with. Thread-safe. Returns false (and the reason) if it cannot be compiled, in
+  // which case the previous configuration stays.
+  bool publish(std::shared_ptr<const config::ConfigSnapshot> snapshot, std::string* error);
+  bool hasConfig() const;
+  std::shared_ptr<const config::ConfigSnapshot> currentSnapshot() const;
+
+  // Graceful shutdown: stops accepting, lets in-flight requests finish (closing keep-alive
+  // connections as they go idle) for up to `timeout`, then stops the workers. Blocking.
+  void drain(std::chrono::milliseconds timeout);
+
+  observability::Metrics& metrics() { return *metrics_; }
+
+ private:
+  ProxyOptions options_;
+  std::unique_ptr<observability::Metrics> metrics_;
+  std::vector<std::unique_ptr<server::Worker>> workers_;
+  uint16_t http_port_ = 0;
+  mutable std::mutex mutex_;  // guards current_ and generation_ (control thread + admin)
+  std::shared_ptr<const server::ProxyConfig> current_;
+  uint64_t generation_ = 0;
+};
+
+}  // namespace atrium::proxy

@@ -1,0 +1,53 @@
+#include "proxy/server/proxy_config.h"
+
+#include <re2/re2.h>
+
+namespace atrium::proxy::server {
+
+int RouteRuntime::pickBackend(uint64_t roll) const {
+  if (total_weight == 0) return -1;
+  if (backends.size() == 1) return 0;
+  uint64_t point = roll % total_weight;
+  for (size_t i = 0; i < route->backends.size(); ++i) {
+    uint64_t w = route->backends[i].weight;
+    if (point < w) return static_cast<int>(i);
+    point -= w;
+  }
+  return -1;
+}
+
+std::shared_ptr<const ProxyConfig> ProxyConfig::build(
+    std::shared_ptr<const config::ConfigSnapshot> snapshot, uint64_t generation,
+    observability::Metrics& metrics, std::vector<std::string>* errors) {
+  auto cfg = std::make_shared<ProxyConfig>();
+  cfg->snapshot_ = std::move(snapshot);
+  cfg->generation_ = generation;
+  cfg->unmatched_ = metrics.route("none");
+  for (const auto& c : cfg->snapshot_->clusters) {
+    cfg->clusters_.emplace(c.name, std::make_unique<upstream::Cluster>(c));
+  }
+  cfg->table_ = router::RouteTable::build(*cfg->snapshot_, errors);
+  for (const config::Route* route : cfg->table_->routes()) {
+    RouteRuntime rt;
+    rt.route = route;
+    rt.metrics = metrics.route(route->name);
+    for (const auto& b : route->backends) {
+      auto it = cfg->clusters_.find(b.cluster);
+      rt.backends.push_back(it == cfg->clusters_.end() ? nullptr : it->second.get());
+      rt.total_weight += b.weight;
+    }
+    if (!route->rewrite.regex.empty()) {
+      rt.rewrite_regex = std::make_shared<re2::RE2>(route->rewrite.regex, re2::RE2::Quiet);
+      if (!rt.rewrite_regex->ok()) {
+        if (errors) errors->push_back("route " + route->name + ": invalid rewrite regex");
+        rt.rewrite_regex.reset();
+      }
+    }
+    rt.ip_allow = filters::IpFilter(route->ip_allow);
+    rt.ip_deny = filters::IpFilter(route->ip_deny);
+    cfg->routes_.push_back(std::move(rt));
+  }
+  return cfg;
+}
+
+}  // namespace atrium::proxy::server

@@ -1,0 +1,60 @@
+#pragma once
+// The data plane's compiled, immutable form of one ConfigSnapshot: the route table, the
+// clusters, and per-route runtime pieces (metrics handle, compiled rewrite regex, IP filters,
+// resolved backends). Built on the control thread, then shared read-only by all workers; a
+// request holds a shared_ptr to the config it started with until it ends.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/filters/ip_filter.h"
+#include "proxy/observability/metrics.h"
+#include "proxy/router/route_table.h"
+#include "proxy/upstream/cluster.h"
+#include "src/config/snapshot.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace atrium::proxy::server {
+
+struct RouteRuntime {
+  const config::Route* route = nullptr;
+  // Parallel to route->backends: nullptr for an unresolved reference.
+  std::vector<const upstream::Cluster*> backends;
+  uint64_t total_weight = 0;
+  std::shared_ptr<observability::RouteMetrics> metrics;
+  std::shared_ptr<re2::RE2> rewrite_regex;
+  filters::IpFilter ip_allow;
+  filters::IpFilter ip_deny;
+
+  // Weighted choice of a backend index; `roll` is a random number. Returns -1 when every
+  // weight is zero.
+  int pickBackend(uint64_t roll) const;
+};
+
+class ProxyConfig {
+ public:
+  static std::shared_ptr<const ProxyConfig> build(std::shared_ptr<const config::ConfigSnapshot> snapshot,
+                                                  uint64_t generation,
+                                                  observability::Metrics& metrics,
+                                                  std::vector<std::string>* errors);
+
+  const router::RouteTable& table() const { return *table_; }
+  const RouteRuntime& route(uint32_t id) const { return routes_[id]; }
+  const config::ConfigSnapshot& snapshot() const { return *snapshot_; }
+  uint64_t generation() const { return generation_; }
+  const std::shared_ptr<observability::RouteMetrics>& unmatchedMetrics() const { return unmatched_; }
+
+ private:
+  std::shared_ptr<const config::ConfigSnapshot> snapshot_;
+  std::shared_ptr<const router::RouteTable> table_;
+  std::map<std::string, std::unique_ptr<upstream::Cluster>> clusters_;
+  std::vector<RouteRuntime> routes_;
+  std::shared_ptr<observability::RouteMetrics> unmatched_;
+  uint64_t generation_ = 0;
+};
+
+}  // namespace atrium::proxy::server

@@ -1,0 +1,114 @@
+#include "proxy/server/worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+
+#include "proxy/server/session.h"
+
+namespace atrium::proxy::server {
+
+namespace net = boost::asio;
+
+Worker::Worker(unsigned index, const ProxyOptions& options, observability::Metrics& metrics,
+               std::shared_ptr<observability::AccessLogSink> access_log)
+    : index_(index),
+      options_(options),
+      metrics_(metrics),
+      access_log_(std::move(access_log)),
+      acceptor_(io_),
+      flush_timer_(io_) {}
+
+Worker::~Worker() {
+  stop();
+  pool_.clear();  // pooled sockets belong to io_: close them before it goes
+}
+
+uint16_t Worker::listen(const net::ip::tcp::endpoint& endpoint) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(net::socket_base::reuse_address(true));
+  // Every worker binds the same port; the kernel spreads new connections across them, so no
+  // accept lock or hand-off between threads is needed.
+  int one = 1;
+  ::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (endpoint.address().is_v6()) {
+    // "::" serves IPv4 too, as users of --bind :: expect.
+    acceptor_.set_option(net::ip::v6_only(false));
+  }
+  acceptor_.bind(endpoint);
+  acceptor_.listen(net::socket_base::max_listen_connections);
+  port_ = acceptor_.local_endpoint().port();
+  return port_;
+}
+
+void Worker::start() {
+  accept();
+  scheduleFlush();
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), ("atrium-w" + std::to_string(index_)).c_str());
+    io_.run();
+  });
+}
+
+void Worker::accept() {
+  acceptor_.async_accept([this](boost::system::error_code ec, net::ip::tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec && !draining_) {
+      auto session = std::make_shared<Session>(*this, std::move(socket));
+      net::co_spawn(io_, session->run(), [](std::exception_ptr e) {
+        // Sessions report errors as values; an exception here is a bug, logged not fatal.
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            spdlog::error("session ended with an exception: {}", ex.what());
+          }
+        }
+      });
+    } else if (ec) {
+      // EMFILE and friends: keep accepting; the backlog holds the connection meanwhile.
+      spdlog::warn("accept failed: {}", ec.message());
+    }
+    accept();
+  });
+}
+
+void Worker::scheduleFlush() {
+  flush_timer_.expires_after(std::chrono::milliseconds(200));
+  flush_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    access_log_.flush();
+    scheduleFlush();
+  });
+}
+
+void Worker::publish(std::shared_ptr<const ProxyConfig> config) {
+  net::post(io_, [this, config = std::move(config)]() mutable { config_ = std::move(config); });
+}
+
+void Worker::beginDrain() {
+  net::post(io_, [this] {
+    draining_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    // Copy first: closing a session may remove it from the set.
+    std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
+    for (Session* s : sessions) s->closeIfIdle();
+    pool_.clear();
+  });
+}
+
+void Worker::stop() {
+  if (!thread_.joinable()) return;
+  net::post(io_, [this] {
+    access_log_.flush();
+    flush_timer_.cancel();
+  });
+  io_.stop();
+  thread_.join();
+  access_log_.flush();
+}
+
+}  // namespace atrium::proxy::server

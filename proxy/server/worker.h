@@ -1,0 +1,72 @@
+#pragma once
+// One proxy worker: a thread running its own io_context, its own listener (SO_REUSEPORT), its
+// own upstream connection pools and access-log buffer, and its own reference to the current
+// ProxyConfig. Everything here is touched only on the worker's thread, except the methods that
+// say otherwise (they post to it).
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <thread>
+#include <unordered_set>
+
+#include "proxy/observability/access_log.h"
+#include "proxy/proxy_engine.h"
+#include "proxy/upstream/connection_pool.h"
+
+namespace atrium::proxy::server {
+
+class Session;
+
+class Worker {
+ public:
+  Worker(unsigned index, const ProxyOptions& options, observability::Metrics& metrics,
+         std::shared_ptr<observability::AccessLogSink> access_log);
+  ~Worker();
+
+  // Binds this worker's listener (on the calling thread, before start()). Returns the port.
+  uint16_t listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  void start();
+  // Any thread: hands the worker a new config; it applies to requests starting after it.
+  void publish(std::shared_ptr<const ProxyConfig> config);
+  // Any thread: stop accepting and close idle keep-alive connections; in-flight requests end
+  // with "Connection: close".
+  void beginDrain();
+  // Any thread: stop the io_context and join the thread.
+  void stop();
+
+  // Worker thread only.
+  const std::shared_ptr<const ProxyConfig>& config() const { return config_; }
+  upstream::ConnectionPool& pool() { return pool_; }
+  observability::AccessLogBuffer& accessLog() { return access_log_; }
+  observability::Metrics& metrics() { return metrics_; }
+  const ProxyOptions& options() const { return options_; }
+  bool draining() const { return draining_; }
+  uint16_t port() const { return port_; }
+  void add(Session* s) { sessions_.insert(s); }
+  void remove(Session* s) { sessions_.erase(s); }
+
+ private:
+  void accept();
+  void scheduleFlush();
+
+  // Declaration order matters for teardown: members that sessions touch from their
+  // destructors (sessions_, pool_, metrics) are declared before io_, so they outlive the
+  // coroutine frames that io_ destroys; the acceptor and timer, built on io_, come after it.
+  unsigned index_;
+  const ProxyOptions& options_;
+  observability::Metrics& metrics_;
+  std::unordered_set<Session*> sessions_;
+  bool draining_ = false;
+  uint16_t port_ = 0;
+  std::shared_ptr<const ProxyConfig> config_;
+  upstream::ConnectionPool pool_;
+  observability::AccessLogBuffer access_log_;
+  boost::asio::io_context io_{1};
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer flush_timer_;
+  std::thread thread_;
+};
+
+}  // namespace atrium::proxy::server

@@ -1,0 +1,40 @@
+#pragma once
+// A cluster as the data plane uses it: endpoints with pre-parsed addresses and a round-robin
+// cursor shared by all workers (one relaxed atomic increment per pick, no lock).
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <string>
+#include <vector>
+
+#include "src/config/snapshot.h"
+
+namespace atrium::proxy::upstream {
+
+struct EndpointTarget {
+  std::string host;  // IP literal or DNS name
+  uint16_t port = 0;
+  std::string key;   // "host:port", the connection-pool key and the access-log "upstream"
+  bool is_ip = false;
+  boost::asio::ip::tcp::endpoint address;  // valid when is_ip
+};
+
+class Cluster {
+ public:
+  explicit Cluster(const config::Cluster& spec);
+
+  const std::string& name() const { return name_; }
+  bool tls() const { return tls_; }
+  bool empty() const { return endpoints_.empty(); }
+  size_t size() const { return endpoints_.size(); }
+  // Round-robin across all endpoints; each call moves to the next one. Called on any worker.
+  const EndpointTarget& pick() const;
+  const EndpointTarget& at(size_t i) const { return endpoints_[i % endpoints_.size()]; }
+
+ private:
+  std::string name_;
+  bool tls_;
+  std::vector<EndpointTarget> endpoints_;
+  mutable std::atomic<uint32_t> cursor_{0};
+};
+
+}  // namespace atrium::proxy::upstream

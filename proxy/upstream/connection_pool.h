@@ -1,0 +1,40 @@
+#pragma once
+// Keep-alive connections to upstream endpoints, one pool per worker (no sharing, no locks:
+// a connection lives and dies on the worker that opened it). Idle connections are reused
+// most-recent-first; ones idle for too long are closed instead of reused.
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace atrium::proxy::upstream {
+
+struct UpstreamConnection {
+  explicit UpstreamConnection(boost::asio::any_io_executor ex) : stream(ex) {}
+  boost::beast::tcp_stream stream;
+  boost::beast::flat_buffer buffer;  // bytes read past the previous response (normally none)
+  std::string key;                   // pool key, "host:port"
+  std::chrono::steady_clock::time_point idle_since;
+  uint32_t uses = 0;
+};
+
+class ConnectionPool {
+ public:
+  static constexpr size_t kMaxIdlePerEndpoint = 128;
+  static constexpr std::chrono::seconds kMaxIdle{30};
+
+  // An idle connection to `key` that still looks open, or nullptr.
+  std::unique_ptr<UpstreamConnection> take(const std::string& key);
+  // Returns a connection whose last response was read completely and that may be reused.
+  void give(std::unique_ptr<UpstreamConnection> conn);
+  void clear() { idle_.clear(); }
+
+ private:
+  std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
+};
+
+}  // namespace atrium::proxy::upstream

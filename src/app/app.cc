@@ -1,0 +1,136 @@
+#include "src/app/app.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fstream>
+#include <iostream>
+
+#include "controller/manifests/manifest_loader.h"
+#include "controller/manifests/manifests_source.h"
+#include "controller/translator/translator.h"
+#include "proxy/admin/admin_server.h"
+#include "proxy/observability/metrics.h"
+#include "proxy/proxy_engine.h"
+
+namespace atrium::app {
+
+namespace {
+
+std::string readToken(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("--admin-token-file " + path + ": cannot be read");
+  std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+    token.pop_back();
+  }
+  if (token.empty()) throw std::runtime_error("--admin-token-file " + path + ": is empty");
+  return token;
+}
+
+}  // namespace
+
+int runCheck(const Flags& flags) {
+  std::vector<std::filesystem::path> paths(flags.check_paths.begin(), flags.check_paths.end());
+  auto loaded = controller::manifests::loadManifests(paths);
+  controller::translator::TranslatorOptions options;
+  options.ingress_class = flags.ingress_class;
+  options.watch_without_class = flags.watch_ingress_without_class.value_or(true);
+  auto result = controller::translator::translate(loaded.objects, options);
+  size_t errors = 0, warnings = 0;
+  for (const auto* list : {&loaded.diagnostics, &result.diagnostics}) {
+    for (const auto& d : *list) {
+      std::cout << d.format() << "\n";
+      (d.warning ? warnings : errors)++;
+    }
+  }
+  size_t routes = 0;
+  for (const auto& vh : result.snapshot.virtual_hosts) routes += vh.routes.size();
+  std::cerr << "atrium check: " << loaded.objects.size() << " objects, " << routes
+            << " routes on " << result.snapshot.virtual_hosts.size() << " hosts, " << errors
+            << " errors, " << warnings << " warnings\n";
+  return errors == 0 ? 0 : 1;
+}
+
+int runGateway(const Flags& flags) {
+  if (flags.manifests.empty()) {
+    std::cerr << "atrium: controller mode (--kubeconfig or in-cluster config) is not available "
+                 "in this build yet; run with --manifests DIR\n";
+    return 2;
+  }
+  proxy::ProxyOptions proxy_options;
+  proxy_options.bind = flags.bind;
+  proxy_options.http_port = flags.http_port;
+  proxy_options.threads = flags.threads;
+  proxy_options.access_log = flags.access_log;
+  proxy::AdminOptions admin_options;
+  admin_options.bind = flags.admin_bind;
+  admin_options.port = flags.admin_port;
+
+  try {
+    if (!flags.admin_token_file.empty()) admin_options.token = readToken(flags.admin_token_file);
+    proxy::ProxyEngine engine(proxy_options);
+    proxy::AdminServer admin(admin_options, engine);
+    engine.start();
+    admin.start();
+
+    boost::asio::io_context control;
+    controller::translator::TranslatorOptions options;
+    options.ingress_class = flags.ingress_class;
+    options.watch_namespace = flags.watch_namespace;
+    options.watch_without_class = flags.watch_ingress_without_class.value_or(true);
+
+    config::ConfigSnapshot last;
+    bool have_last = false;
+    auto sink = [&](const controller::translator::TranslationResult& result) {
+      // Equal snapshot → nothing published (and no generation bump).
+      if (have_last && result.snapshot == last) {
+        spdlog::debug("configuration unchanged");
+        return;
+      }
+      std::string error;
+      if (engine.publish(std::make_shared<const config::ConfigSnapshot>(result.snapshot), &error)) {
+        last = result.snapshot;
+        have_last = true;
+        size_t routes = 0;
+        for (const auto& vh : result.snapshot.virtual_hosts) routes += vh.routes.size();
+        spdlog::info("configuration generation {} applied: {} hosts, {} routes, {} clusters",
+                     engine.metrics().config_generation.load(), result.snapshot.virtual_hosts.size(),
+                     routes, result.snapshot.clusters.size());
+      } else {
+        spdlog::error("configuration rejected, keeping the previous one: {}", error);
+      }
+    };
+    controller::manifests::ManifestsSource source(control, flags.manifests, options, sink);
+    if (!source.start()) return 1;
+    admin.setReady(engine.hasConfig());
+
+    boost::asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+    std::function<void(boost::system::error_code, int)> on_signal =
+        [&](boost::system::error_code ec, int signo) {
+          if (ec) return;
+          if (signo == SIGHUP) {
+            spdlog::info("SIGHUP: re-reading manifests");
+            source.reload();
+            signals.async_wait(on_signal);
+            return;
+          }
+          spdlog::info("{}: draining (up to {} ms)", signo == SIGTERM ? "SIGTERM" : "SIGINT",
+                       flags.drain_timeout.count());
+          admin.setReady(false);
+          control.stop();
+        };
+    signals.async_wait(on_signal);
+    control.run();
+    engine.drain(flags.drain_timeout);
+    admin.stop();
+    spdlog::info("stopped");
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "atrium: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace atrium::app

@@ -1,0 +1,198 @@
+#include "src/app/flags.h"
+
+#include <boost/program_options.hpp>
+#include <thread>
+
+#include "src/common/units.h"
+
+namespace atrium::app {
+
+namespace po = boost::program_options;
+
+namespace {
+
+po::options_description describeFlags() {
+  po::options_description d("Flags");
+  // Values are taken as strings and converted here, so every error names the flag and the
+  // problem in one line.
+  d.add_options()
+      ("manifests", po::value<std::string>(), "serve the Kubernetes manifests under DIR; changes apply live")
+      ("kubeconfig", po::value<std::string>(), "controller mode against the cluster in PATH's current context")
+      ("ingress-class", po::value<std::string>(), "IngressClass name (default atrium)")
+      ("watch-namespace", po::value<std::string>(), "only this namespace (default: all)")
+      ("watch-ingress-without-class", po::value<std::string>()->implicit_value("true"),
+       "also serve Ingresses/APIRoutes that name no class")
+      ("bind", po::value<std::string>(), "listen address (default 0.0.0.0)")
+      ("http-port", po::value<std::string>(), "HTTP port (default 8080)")
+      ("https-port", po::value<std::string>(), "HTTPS port (default 8443)")
+      ("admin-port", po::value<std::string>(), "admin port (default 9901)")
+      ("admin-bind", po::value<std::string>(), "admin listen address (default 0.0.0.0)")
+      ("threads", po::value<std::string>(), "proxy worker threads (default: hardware threads)")
+      ("redis", po::value<std::string>(), "redis://[:password@]host:port[/db] for shared state")
+      ("trusted-proxies", po::value<std::string>(), "CIDRs whose X-Forwarded-For is believed")
+      ("default-tls-secret", po::value<std::string>(), "NS/NAME of the certificate for unknown SNI")
+      ("cache-size", po::value<std::string>(), "response cache bound in bytes (e.g. 256Mi)")
+      ("admin-token-file", po::value<std::string>(), "bearer token for protected admin endpoints")
+      ("state-dir", po::value<std::string>(), "where quota/usage counters persist without Redis")
+      ("publish-service", po::value<std::string>(), "NS/NAME whose address goes into Ingress status")
+      ("publish-address", po::value<std::string>(), "address written to Ingress status")
+      ("leader-elect", po::value<std::string>()->implicit_value("true"), "leader election for status writes")
+      ("lease-namespace", po::value<std::string>(), "namespace of the leader-election Lease")
+      ("log-level", po::value<std::string>(), "debug|info|warn|error (default info)")
+      ("log-format", po::value<std::string>(), "json|text (default text)")
+      ("access-log", po::value<std::string>(), "stdout|off|PATH (default stdout)")
+      ("drain-timeout", po::value<std::string>(), "graceful shutdown drain (default 30s)")
+      ("version", "print the version and exit")
+      ("help,h", "print this help and exit");
+  return d;
+}
+
+bool parsePort(const std::string& flag, const std::string& text, uint16_t& out, std::string& error) {
+  try {
+    size_t used = 0;
+    long v = std::stol(text, &used);
+    if (used == text.size() && v >= 0 && v <= 65535) {
+      out = static_cast<uint16_t>(v);
+      return true;
+    }
+  } catch (...) {
+  }
+  error = "--" + flag + ": \"" + text + "\" is not a port number (0-65535)";
+  return false;
+}
+
+bool parseBoolFlag(const std::string& flag, const std::string& text, std::optional<bool>& out,
+                   std::string& error) {
+  if (text == "true" || text == "1") return out = true, true;
+  if (text == "false" || text == "0") return out = false, true;
+  error = "--" + flag + ": expected true or false, got \"" + text + "\"";
+  return false;
+}
+
+bool isNamespacedName(const std::string& v) {
+  auto slash = v.find('/');
+  return slash != std::string::npos && slash > 0 && slash + 1 < v.size() &&
+         v.find('/', slash + 1) == std::string::npos;
+}
+
+}  // namespace
+
+std::string helpText() {
+  std::ostringstream out;
+  out << "Usage: atrium [flags]\n"
+         "       atrium check DIR|FILE...   validate manifests and exit (0 valid, 1 problems)\n\n"
+      << describeFlags();
+  return out.str();
+}
+
+std::optional<Flags> parseFlags(int argc, char** argv, std::string& error) {
+  Flags f;
+  if (argc >= 2 && std::string(argv[1]) == "check") {
+    f.check = true;
+    for (int i = 2; i < argc; ++i) f.check_paths.emplace_back(argv[i]);
+    if (f.check_paths.empty()) {
+      error = "check: give at least one manifest directory or file";
+      return std::nullopt;
+    }
+    return f;
+  }
+  po::variables_map vm;
+  try {
+    const auto description = describeFlags();  // parsed options point into it
+    auto parsed = po::command_line_parser(argc, argv).options(description).run();
+    po::store(parsed, vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    error = e.what();
+    return std::nullopt;
+  }
+  auto str = [&vm](const char* name, std::string& out) {
+    if (vm.count(name)) out = vm[name].as<std::string>();
+  };
+  f.help = vm.count("help") > 0;
+  f.version = vm.count("version") > 0;
+  str("manifests", f.manifests);
+  str("kubeconfig", f.kubeconfig);
+  str("ingress-class", f.ingress_class);
+  str("watch-namespace", f.watch_namespace);
+  str("bind", f.bind);
+  str("admin-bind", f.admin_bind);
+  str("redis", f.redis);
+  str("trusted-proxies", f.trusted_proxies);
+  str("default-tls-secret", f.default_tls_secret);
+  str("admin-token-file", f.admin_token_file);
+  str("state-dir", f.state_dir);
+  str("publish-service", f.publish_service);
+  str("publish-address", f.publish_address);
+  str("lease-namespace", f.lease_namespace);
+  str("log-level", f.log_level);
+  str("log-format", f.log_format);
+  str("access-log", f.access_log);
+  if (vm.count("http-port") && !parsePort("http-port", vm["http-port"].as<std::string>(), f.http_port, error)) return std::nullopt;
+  if (vm.count("https-port") && !parsePort("https-port", vm["https-port"].as<std::string>(), f.https_port, error)) return std::nullopt;
+  if (vm.count("admin-port") && !parsePort("admin-port", vm["admin-port"].as<std::string>(), f.admin_port, error)) return std::nullopt;
+  if (vm.count("watch-ingress-without-class") &&
+      !parseBoolFlag("watch-ingress-without-class", vm["watch-ingress-without-class"].as<std::string>(),
+                     f.watch_ingress_without_class, error)) {
+    return std::nullopt;
+  }
+  if (vm.count("leader-elect") &&
+      !parseBoolFlag("leader-elect", vm["leader-elect"].as<std::string>(), f.leader_elect, error)) {
+    return std::nullopt;
+  }
+  if (vm.count("threads")) {
+    const auto text = vm["threads"].as<std::string>();
+    try {
+      size_t used = 0;
+      long v = std::stol(text, &used);
+      if (used != text.size() || v < 1 || v > 1024) throw std::out_of_range("threads");
+      f.threads = static_cast<unsigned>(v);
+    } catch (...) {
+      error = "--threads: \"" + text + "\" is not a thread count (1-1024)";
+      return std::nullopt;
+    }
+  }
+  if (f.threads == 0) f.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (vm.count("cache-size")) {
+    auto size = common::parseByteSize(vm["cache-size"].as<std::string>());
+    if (!size) {
+      error = "--cache-size: \"" + vm["cache-size"].as<std::string>() + "\" is not a size (e.g. 256Mi)";
+      return std::nullopt;
+    }
+    f.cache_size = *size;
+  }
+  if (vm.count("drain-timeout")) {
+    auto d = common::parseDuration(vm["drain-timeout"].as<std::string>());
+    if (!d) {
+      error = "--drain-timeout: \"" + vm["drain-timeout"].as<std::string>() + "\" is not a duration (e.g. 30s)";
+      return std::nullopt;
+    }
+    f.drain_timeout = *d;
+  }
+  if (f.log_level != "debug" && f.log_level != "info" && f.log_level != "warn" && f.log_level != "error") {
+    error = "--log-level: expected debug, info, warn or error, got \"" + f.log_level + "\"";
+    return std::nullopt;
+  }
+  if (f.log_format != "json" && f.log_format != "text") {
+    error = "--log-format: expected json or text, got \"" + f.log_format + "\"";
+    return std::nullopt;
+  }
+  for (auto [flag, value] : {std::pair{"default-tls-secret", &f.default_tls_secret},
+                             std::pair{"publish-service", &f.publish_service}}) {
+    if (!value->empty() && !isNamespacedName(*value)) {
+      error = std::string("--") + flag + ": expected NAMESPACE/NAME, got \"" + *value + "\"";
+      return std::nullopt;
+    }
+  }
+  if (!f.redis.empty() && f.redis.rfind("redis://", 0) != 0) {
+    error = "--redis: expected redis://[:password@]host:port[/db]";
+    return std::nullopt;
+  }
+  if (!f.manifests.empty() && !f.kubeconfig.empty()) {
+    error = "--manifests and --kubeconfig are exclusive: pick one source of configuration";
+    return std::nullopt;
+  }
+  return f;
+}
+
+}  // namespace atrium::app

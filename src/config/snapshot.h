@@ -1,0 +1,153 @@
+#pragma once
+// The configuration IR: the only thing the control plane (controller/) and the data plane (proxy/)
+// share. Plain value types with operator==, a JSON codec and validate(); no behaviour, no Boost,
+// no OpenSSL. A snapshot is immutable once published: the proxy compiles it into its own
+// lookup structures and never reads it on the hot path.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace atrium::config {
+
+enum class PathType { Exact, Prefix, RegularExpression };
+enum class StringMatchType { Exact, RegularExpression };
+
+struct PathMatch {
+  PathType type = PathType::Prefix;
+  // Exact/Prefix: a normalised absolute path. RegularExpression: an RE2 pattern that must match
+  // the whole path.
+  std::string value = "/";
+  bool operator==(const PathMatch&) const = default;
+};
+
+struct StringMatch {
+  std::string name;  // header names are stored lower-case; query names as written
+  StringMatchType type = StringMatchType::Exact;
+  std::string value;
+  bool operator==(const StringMatch&) const = default;
+};
+
+// One match: every condition must hold (AND). A route matches when any of its matches does (OR).
+struct RouteMatch {
+  PathMatch path;
+  std::string method;  // empty: any method
+  std::vector<StringMatch> headers;
+  std::vector<StringMatch> query_params;
+  bool operator==(const RouteMatch&) const = default;
+};
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct HeaderModifier {
+  HeaderList set;
+  HeaderList add;
+  std::vector<std::string> remove;
+  bool empty() const { return set.empty() && add.empty() && remove.empty(); }
+  bool operator==(const HeaderModifier&) const = default;
+};
+
+struct UrlRewrite {
+  std::string hostname;     // replaces Host
+  std::string path_prefix;  // replaces the matched prefix (Prefix matches only)
+  std::string full_path;    // replaces the whole path
+  // Regex rewrite (ingress-nginx style rewrite-target with capture groups): when regex is set,
+  // the path is matched against it and rewritten to `substitution` (\1 or $1 references).
+  std::string regex;
+  std::string substitution;
+  bool empty() const {
+    return hostname.empty() && path_prefix.empty() && full_path.empty() && regex.empty();
+  }
+  bool operator==(const UrlRewrite&) const = default;
+};
+
+struct Redirect {
+  std::string scheme;     // empty: keep the request's
+  std::string hostname;   // empty: keep the request's
+  uint32_t port = 0;      // 0: the scheme's default (not written)
+  std::string full_path;  // replaces the whole path
+  std::string path_prefix;  // replaces the matched prefix
+  int status_code = 302;
+  bool operator==(const Redirect&) const = default;
+};
+
+struct DirectResponse {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  bool operator==(const DirectResponse&) const = default;
+};
+
+struct WeightedBackend {
+  // Name of a Cluster in the snapshot, or empty when the reference could not be resolved
+  // (the share of traffic it would get is answered 500 backend_not_resolved).
+  std::string cluster;
+  uint32_t weight = 1;
+  std::string unresolved_reason;
+  bool operator==(const WeightedBackend&) const = default;
+};
+
+struct Timeouts {
+  uint32_t connect_ms = 5000;
+  uint32_t request_ms = 60000;  // from request start until the response header arrives
+  uint32_t idle_ms = 60000;     // between two reads of a response body
+  bool operator==(const Timeouts&) const = default;
+};
+
+struct Route {
+  std::string name;    // metrics/log label: namespace/name[/rule]
+  std::string source;  // the object it came from: "Ingress shop/web" / "APIRoute shop/orders"
+  // Precedence tie-breakers after the match itself: older objects first, then list order.
+  uint32_t object_rank = 0;
+  uint32_t rule_index = 0;
+  std::vector<RouteMatch> matches;
+  // Ingress defaultBackend: answers what no other route of these hosts matched.
+  bool is_default_backend = false;
+  std::vector<WeightedBackend> backends;
+  std::optional<DirectResponse> direct_response;
+  std::optional<Redirect> redirect;
+  UrlRewrite rewrite;
+  HeaderModifier request_headers;
+  HeaderModifier response_headers;
+  Timeouts timeouts;
+  uint64_t max_request_body_bytes = 10 * 1024 * 1024;
+  // Client-IP filters (CIDRs, IPv4 or IPv6). With a non-empty allow list only those clients are
+  // served; the deny list is checked first.
+  std::vector<std::string> ip_allow;
+  std::vector<std::string> ip_deny;
+  bool operator==(const Route&) const = default;
+};
+
+struct VirtualHost {
+  // Lower-case exact name, a one-label wildcard "*.example.com", or "" for any host.
+  std::string hostname;
+  std::vector<Route> routes;
+  bool operator==(const VirtualHost&) const = default;
+};
+
+struct Endpoint {
+  std::string address;  // IPv4/IPv6 literal, or a DNS name (ExternalName services)
+  uint16_t port = 0;
+  bool operator==(const Endpoint&) const = default;
+};
+
+struct Cluster {
+  std::string name;  // "namespace/service:port" or "url:<scheme>://host:port"
+  std::vector<Endpoint> endpoints;  // the endpoints to balance over (ready ones)
+  bool tls = false;                 // upstream speaks HTTPS
+  bool operator==(const Cluster&) const = default;
+};
+
+struct ConfigSnapshot {
+  std::vector<VirtualHost> virtual_hosts;  // sorted by hostname
+  std::vector<Cluster> clusters;           // sorted by name
+  bool operator==(const ConfigSnapshot&) const = default;
+};
+
+// Returns one line per broken invariant; empty when the snapshot can be published.
+std::vector<std::string> validate(const ConfigSnapshot& snapshot);
+
+const Cluster* findCluster(const ConfigSnapshot& snapshot, const std::string& name);
+
+}  // namespace atrium::config

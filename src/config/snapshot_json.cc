@@ -1,0 +1,139 @@
+#include "src/config/snapshot_json.h"
+
+#include <nlohmann/json.hpp>
+
+namespace atrium::config {
+
+NLOHMANN_JSON_SERIALIZE_ENUM(PathType, {{PathType::Exact, "Exact"},
+                                        {PathType::Prefix, "PathPrefix"},
+                                        {PathType::RegularExpression, "RegularExpression"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(StringMatchType, {{StringMatchType::Exact, "Exact"},
+                                               {StringMatchType::RegularExpression,
+                                                "RegularExpression"}})
+
+// Optional and defaulted fields are written only when set, so golden files stay readable.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PathMatch, type, value)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(StringMatch, name, type, value)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(HeaderModifier, set, add, remove)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UrlRewrite, hostname, path_prefix, full_path,
+                                                regex, substitution)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Redirect, scheme, hostname, port, full_path,
+                                                path_prefix, status_code)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DirectResponse, status, content_type, body)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Timeouts, connect_ms, request_ms, idle_ms)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Endpoint, address, port)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Cluster, name, endpoints, tls)
+
+namespace {
+
+nlohmann::json matchToJson(const RouteMatch& m) {
+  nlohmann::json j = {{"path", m.path}};
+  if (!m.method.empty()) j["method"] = m.method;
+  if (!m.headers.empty()) j["headers"] = m.headers;
+  if (!m.query_params.empty()) j["query_params"] = m.query_params;
+  return j;
+}
+
+RouteMatch matchFromJson(const nlohmann::json& j) {
+  RouteMatch m;
+  m.path = j.value("path", PathMatch{});
+  m.method = j.value("method", std::string());
+  m.headers = j.value("headers", std::vector<StringMatch>{});
+  m.query_params = j.value("query_params", std::vector<StringMatch>{});
+  return m;
+}
+
+nlohmann::json backendToJson(const WeightedBackend& b) {
+  nlohmann::json j = {{"cluster", b.cluster}, {"weight", b.weight}};
+  if (!b.unresolved_reason.empty()) j["unresolved_reason"] = b.unresolved_reason;
+  return j;
+}
+
+nlohmann::json routeToJson(const Route& r) {
+  static const Route kDefaults;
+  nlohmann::json j = {{"name", r.name}, {"source", r.source}, {"object_rank", r.object_rank},
+                      {"rule_index", r.rule_index}};
+  auto& matches = j["matches"] = nlohmann::json::array();
+  for (const auto& m : r.matches) matches.push_back(matchToJson(m));
+  if (r.is_default_backend) j["is_default_backend"] = true;
+  auto& backends = j["backends"] = nlohmann::json::array();
+  for (const auto& b : r.backends) backends.push_back(backendToJson(b));
+  if (r.direct_response) j["direct_response"] = *r.direct_response;
+  if (r.redirect) j["redirect"] = *r.redirect;
+  if (!r.rewrite.empty()) j["rewrite"] = r.rewrite;
+  if (!r.request_headers.empty()) j["request_headers"] = r.request_headers;
+  if (!r.response_headers.empty()) j["response_headers"] = r.response_headers;
+  if (!(r.timeouts == kDefaults.timeouts)) j["timeouts"] = r.timeouts;
+  if (r.max_request_body_bytes != kDefaults.max_request_body_bytes)
+    j["max_request_body_bytes"] = r.max_request_body_bytes;
+  if (!r.ip_allow.empty()) j["ip_allow"] = r.ip_allow;
+  if (!r.ip_deny.empty()) j["ip_deny"] = r.ip_deny;
+  return j;
+}
+
+Route routeFromJson(const nlohmann::json& j) {
+  Route r;
+  r.name = j.at("name").get<std::string>();
+  r.source = j.value("source", std::string());
+  r.object_rank = j.value("object_rank", 0u);
+  r.rule_index = j.value("rule_index", 0u);
+  for (const auto& m : j.value("matches", nlohmann::json::array())) {
+    r.matches.push_back(matchFromJson(m));
+  }
+  r.is_default_backend = j.value("is_default_backend", false);
+  for (const auto& b : j.value("backends", nlohmann::json::array())) {
+    r.backends.push_back({b.at("cluster").get<std::string>(), b.value("weight", 1u),
+                          b.value("unresolved_reason", std::string())});
+  }
+  if (j.contains("direct_response")) r.direct_response = j["direct_response"].get<DirectResponse>();
+  if (j.contains("redirect")) r.redirect = j["redirect"].get<Redirect>();
+  r.rewrite = j.value("rewrite", UrlRewrite{});
+  r.request_headers = j.value("request_headers", HeaderModifier{});
+  r.response_headers = j.value("response_headers", HeaderModifier{});
+  r.timeouts = j.value("timeouts", Timeouts{});
+  r.max_request_body_bytes = j.value("max_request_body_bytes", r.max_request_body_bytes);
+  r.ip_allow = j.value("ip_allow", std::vector<std::string>{});
+  r.ip_deny = j.value("ip_deny", std::vector<std::string>{});
+  return r;
+}
+
+}  // namespace
+
+nlohmann::json toJson(const ConfigSnapshot& snapshot) {
+  nlohmann::json doc;
+  auto& hosts = doc["virtual_hosts"] = nlohmann::json::array();
+  for (const auto& vh : snapshot.virtual_hosts) {
+    nlohmann::json h = {{"hostname", vh.hostname}, {"routes", nlohmann::json::array()}};
+    for (const auto& r : vh.routes) h["routes"].push_back(routeToJson(r));
+    hosts.push_back(std::move(h));
+  }
+  doc["clusters"] = snapshot.clusters;
+  return doc;
+}
+
+ConfigSnapshot snapshotFromJson(const nlohmann::json& doc) {
+  ConfigSnapshot snapshot;
+  for (const auto& h : doc.at("virtual_hosts")) {
+    VirtualHost vh;
+    vh.hostname = h.at("hostname").get<std::string>();
+    for (const auto& r : h.at("routes")) vh.routes.push_back(routeFromJson(r));
+    snapshot.virtual_hosts.push_back(std::move(vh));
+  }
+  snapshot.clusters = doc.at("clusters").get<std::vector<Cluster>>();
+  return snapshot;
+}
+
+const char* toString(PathType type) {
+  switch (type) {
+    case PathType::Exact: return "Exact";
+    case PathType::Prefix: return "PathPrefix";
+    case PathType::RegularExpression: return "RegularExpression";
+  }
+  return "?";
+}
+
+const char* toString(StringMatchType type) {
+  return type == StringMatchType::Exact ? "Exact" : "RegularExpression";
+}
+
+}  // namespace atrium::config

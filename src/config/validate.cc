@@ -1,0 +1,79 @@
+#include <set>
+
+#include "src/config/snapshot.h"
+
+namespace atrium::config {
+
+namespace {
+
+bool isLowerHostname(const std::string& h) {
+  for (char c : h) {
+    if (c >= 'A' && c <= 'Z') return false;
+  }
+  return true;
+}
+
+bool validPathValue(const PathMatch& p) {
+  if (p.type == PathType::RegularExpression) return !p.value.empty();
+  return !p.value.empty() && p.value.front() == '/';
+}
+
+}  // namespace
+
+const Cluster* findCluster(const ConfigSnapshot& snapshot, const std::string& name) {
+  for (const auto& c : snapshot.clusters) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> validate(const ConfigSnapshot& snapshot) {
+  std::vector<std::string> problems;
+  std::set<std::string> clusters;
+  for (const auto& c : snapshot.clusters) {
+    if (!clusters.insert(c.name).second) problems.push_back("duplicate cluster " + c.name);
+    for (const auto& e : c.endpoints) {
+      if (e.address.empty() || e.port == 0) {
+        problems.push_back("cluster " + c.name + ": endpoint without address or port");
+      }
+    }
+  }
+  std::set<std::string> hosts;
+  for (const auto& vh : snapshot.virtual_hosts) {
+    if (!hosts.insert(vh.hostname).second) {
+      problems.push_back("duplicate virtual host '" + vh.hostname + "'");
+    }
+    if (!isLowerHostname(vh.hostname)) {
+      problems.push_back("virtual host '" + vh.hostname + "' is not lower-case");
+    }
+    if (vh.hostname.find('*') != std::string::npos &&
+        (vh.hostname.rfind("*.", 0) != 0 || vh.hostname.find('*', 1) != std::string::npos)) {
+      problems.push_back("virtual host '" + vh.hostname + "': wildcard must be one leading label");
+    }
+    for (const auto& r : vh.routes) {
+      const std::string where = "route " + r.name + " (host '" + vh.hostname + "')";
+      for (const auto& m : r.matches) {
+        if (!validPathValue(m.path)) problems.push_back(where + ": invalid path '" + m.path.value + "'");
+      }
+      int actions = (r.direct_response ? 1 : 0) + (r.redirect ? 1 : 0) + (r.backends.empty() ? 0 : 1);
+      if (actions != 1) {
+        problems.push_back(where + ": needs exactly one of backends, direct_response, redirect");
+      }
+      for (const auto& b : r.backends) {
+        if (!b.cluster.empty() && !clusters.count(b.cluster)) {
+          problems.push_back(where + ": unknown cluster " + b.cluster);
+        }
+      }
+      if (r.redirect && r.redirect->status_code / 100 != 3) {
+        problems.push_back(where + ": redirect status must be 3xx");
+      }
+      if (r.direct_response &&
+          (r.direct_response->status < 200 || r.direct_response->status > 599)) {
+        problems.push_back(where + ": direct response status out of range");
+      }
+    }
+  }
+  return problems;
+}
+
+}  // namespace atrium::config
