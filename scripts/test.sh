@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: unit, integration (the real binary on
+# loopback), then the same suites again in an AddressSanitizer + UndefinedBehaviorSanitizer build.
+# This is the README's test command and the only thing .ci/run calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs=$(nproc)
+scripts/setup.sh --test
+
+echo "== build (RelWithDebInfo) =="
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+echo "== tests =="
+# Unit tests in parallel; integration tests one file at a time (they run load and timing).
+ctest --test-dir build --output-on-failure -L unit -j"$jobs"
+ctest --test-dir build --output-on-failure -L integration
+
+if [ "${ATRIUM_SKIP_SANITIZERS:-0}" != "1" ]; then
+  echo "== build (ASan + UBSan) =="
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DATRIUM_SANITIZE=ON \
+    -DATRIUM_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-asan -j"$jobs"
+  echo "== tests (ASan + UBSan) =="
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  ctest --test-dir build-asan --output-on-failure -L unit -j"$jobs"
+  ctest --test-dir build-asan --output-on-failure -L integration
+fi
+
+echo "== all test suites passed =="
