@@ -104,11 +104,11 @@ std::string base64Encode(std::string_view in) {
   return out;
 }
 
-// ---- splitting a YAML stream into documents ----------------------------------------------------
-// Each document is parsed on its own so that a syntax error keeps the documents before it and the
-// reported line is exact. A `---` at column 0 always starts a document (YAML forbids it inside
-// content), so splitting there never cuts a valid document; if a chunk still holds several
-// documents, LoadAll handles them.
+// ---- Splitting a YAML stream into documents ----
+// Each document is parsed on its own so that a syntax error keeps the documents before it and
+// the reported line is exact. A `---` at column 0 always starts a document (YAML forbids it
+// inside content), so splitting there never cuts a valid document; if a chunk still holds
+// several documents, LoadAll handles them.
 
 struct YamlChunk {
   std::string_view text;
@@ -157,8 +157,7 @@ std::vector<YamlChunk> splitYamlDocuments(std::string_view text) {
   return chunks;
 }
 
-// ---- validating objects
-// --------------------------------------------------------------------------
+// ---- Checking the object envelope ----
 
 class DocumentParser {
  public:
@@ -172,8 +171,9 @@ class DocumentParser {
   void addObject(json object, const std::string& location, int line);
   bool applyStringData(json& secret, const std::string& display);
 
-  void report(const std::string& object, const std::string& field, const std::string& message) {
-    into_.diagnostics.push_back({source_, object, field, message});
+  void report(const std::string& object, const std::string& field, const std::string& message,
+              bool warning = false) {
+    into_.diagnostics.push_back({source_, object, field, message, warning});
   }
 
   const std::string& source_;
@@ -195,7 +195,8 @@ void DocumentParser::parseYaml(std::string_view text) {
     try {
       documents = YAML::LoadAll(input);
     } catch (const YAML::Exception& e) {
-      // The parser cannot resynchronise reliably after a syntax error: drop the rest of the file.
+      // How later documents read depends on how this one was meant to end (an open quote or
+      // bracket swallows the next `---`), so the rest of the file is dropped, not guessed at.
       std::string where;
       if (!e.mark.is_null()) {
         where = " at line " + std::to_string(chunk.first_line + e.mark.line + 1) + ", column " +
@@ -312,8 +313,11 @@ void DocumentParser::addObject(json object, const std::string& location, int lin
   if (info == kinds.end()) {
     std::string expected;
     for (const auto& k : kinds) expected += (expected.empty() ? "" : ", ") + std::string(k.kind);
+    // Other kinds (a Deployment in the same folder) are not Atrium's: noted, not an error, so
+    // a directory of a whole application's manifests can be served and checked as is.
     return report(display, field("kind"),
-                  "unsupported kind \"" + kind_name + "\" (expected one of " + expected + ")");
+                  "kind \"" + kind_name + "\" is not read by Atrium (it reads " + expected + "); ignored",
+                  true);
   }
   if (api_version->get<std::string>() != info->api_version) {
     return report(display, field("apiVersion"),
@@ -404,7 +408,7 @@ bool DocumentParser::applyStringData(json& secret, const std::string& display) {
   return true;
 }
 
-// ---- reading files and directories -----------------------------------------------------------
+// ---- Reading files and directories ----
 
 bool readFile(const fs::path& path, std::string& out, std::string& error) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),

@@ -127,9 +127,45 @@ bool isCoreNull(std::string_view s) {
   return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
 }
 
+// yaml-cpp passes invalid UTF-8 through untouched, and nlohmann throws when such a string is
+// dumped later (admin /config, logs); rejecting it here keeps the failure at the parsing boundary.
+bool isValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t length;
+    uint32_t min;
+    uint32_t code;
+    if ((c & 0xE0) == 0xC0) {
+      length = 2, min = 0x80, code = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      length = 3, min = 0x800, code = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      length = 4, min = 0x10000, code = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + length > s.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      code = (code << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are all invalid.
+    if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
+    i += length;
+  }
+  return true;
+}
+
 json scalarToJson(const YAML::Node& node) {
   const std::string& tag = node.Tag();
   const std::string& value = node.Scalar();
+  if (!isValidUtf8(value)) fail("invalid UTF-8 in a value", node);
   // "?" marks a plain scalar, "!" a quoted or block one (always a string in every schema).
   if (tag == "?" || tag.empty()) return plainScalarToJson(value);
   if (tag == "!") return json(value);
@@ -162,6 +198,7 @@ json scalarToJson(const YAML::Node& node) {
 std::string keyToString(const YAML::Node& key) {
   switch (key.Type()) {
     case YAML::NodeType::Scalar:
+      if (!isValidUtf8(key.Scalar())) fail("invalid UTF-8 in a key", key);
       return key.Scalar();
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:

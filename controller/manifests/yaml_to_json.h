@@ -1,6 +1,6 @@
 #pragma once
 // Converts parsed YAML (yaml-cpp nodes) to JSON the way the Kubernetes tooling does, so an object
-// read from a manifest file is byte-for-byte the JSON the API server would hand the controller.
+// read from a manifest file is the same JSON the API server would hand the controller.
 // Plain scalars are typed by the YAML 1.2 core schema (null, bool, int, float, else string);
 // quoted and block scalars are always strings ("8080" stays a string, 8080 becomes a number);
 // the standard tags (!!str, !!int, !!float, !!bool, !!null) are honoured; merge keys (`<<`) are

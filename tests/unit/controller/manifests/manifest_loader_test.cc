@@ -163,7 +163,8 @@ TEST(ManifestLoaderTest, ReadsJsonFiles) {
     "items": [
       {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "shop"},
        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": "8080"}]}},
-      {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls"}, "type": "kubernetes.io/tls"}
+      {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls"},
+       "type": "kubernetes.io/tls"}
     ]})";
   auto result = parse(text, "dir/objects.json");
   ASSERT_TRUE(result.diagnostics.empty()) << allDiagnostics(result);
@@ -239,7 +240,7 @@ TEST(ManifestLoaderTest, AcceptsEverySupportedKind) {
   EXPECT_EQ(result.objects.size(), supportedKinds().size());
 }
 
-TEST(ManifestLoaderTest, UnknownKindIsReportedAndSkipped) {
+TEST(ManifestLoaderTest, UnknownKindIsAWarningAndSkipped) {
   auto result =
       parse("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\n" + service("web"));
   EXPECT_EQ(result.objects.size(), 1u);
@@ -248,7 +249,8 @@ TEST(ManifestLoaderTest, UnknownKindIsReportedAndSkipped) {
   EXPECT_EQ(d.source, "test.yaml");
   EXPECT_EQ(d.object, "Deployment default/web");
   EXPECT_EQ(d.field, "kind");
-  EXPECT_TRUE(contains(d.message, "unsupported kind \"Deployment\"")) << d.message;
+  EXPECT_TRUE(contains(d.message, "kind \"Deployment\" is not read by Atrium")) << d.message;
+  EXPECT_TRUE(d.warning);
 }
 
 TEST(ManifestLoaderTest, WrongApiVersionIsReportedAndSkipped) {
@@ -390,8 +392,7 @@ stringData:
   EXPECT_EQ(body["data"]["keep"], "eA==");
 }
 
-// ---- directories
-// ----------------------------------------------------------------------------------
+// ---- Directories ----
 
 TEST(ManifestLoaderTest, LoadsDirectoryRecursivelyInSortedOrder) {
   TempDir dir;

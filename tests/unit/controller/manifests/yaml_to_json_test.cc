@@ -182,6 +182,14 @@ TEST(YamlToJsonTest, AliasCyclesAndExpansionBombsAreRejected) {
   EXPECT_THROW(convert(bomb), YamlConversionError);
 }
 
+TEST(YamlToJsonTest, InvalidUtf8IsRejected) {
+  EXPECT_EQ(convert("a: \"caf\xC3\xA9 \xF0\x9F\x9A\x80\"\n")["a"], "caf\u00e9 \U0001F680");
+  EXPECT_THROW(convert("a: \"x\xFFy\"\n"), YamlConversionError);
+  EXPECT_THROW(convert("a: x\xC3\n"), YamlConversionError);
+  EXPECT_THROW(convert("\xC0\xAF: x\n"), YamlConversionError);      // overlong '/'
+  EXPECT_THROW(convert("a: \xED\xA0\x80\n"), YamlConversionError);  // a UTF-16 surrogate
+}
+
 TEST(YamlToJsonTest, PlainScalarHelper) {
   EXPECT_EQ(plainScalarToJson("443"), 443);
   EXPECT_EQ(plainScalarToJson("abc"), "abc");
