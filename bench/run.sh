@@ -193,6 +193,8 @@ if ! git -C "$root" diff --quiet HEAD 2>/dev/null; then revision="$revision (wit
   echo "### bench/run.sh — $(date -u '+%Y-%m-%d %H:%M UTC'), revision $revision"
   echo
   echo "Machine: $machine. Loopback only; wrk, the proxy under test and echo-backend share the cores."
+  # Other work on the machine moves the numbers more than anything measured here; record it.
+  echo "Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)."
 } >"$report"
 
 if $run_proxies; then
@@ -395,6 +397,8 @@ if $route_bench; then
     echo '```'
   } >>"$report"
 fi
+
+echo "Load average at end: $(cut -d' ' -f1-3 /proc/loadavg)." >>"$report"
 
 echo
 cat "$report"
