@@ -29,7 +29,8 @@ std::optional<uint32_t> readDurationMs(FieldReader& r, const nlohmann::json& par
   if (!text) return std::nullopt;
   auto d = common::parseDuration(*text);
   if (!d || d->count() <= 0 || d->count() > std::numeric_limits<uint32_t>::max()) {
-    r.error(FieldReader::join(path, key), "invalid duration \"" + *text + "\" (e.g. 500ms, 5s, 1m)");
+    r.error(FieldReader::join(path, key),
+            "invalid duration \"" + *text + "\" (e.g. 500ms, 5s, 1m)");
     return std::nullopt;
   }
   return static_cast<uint32_t>(d->count());
@@ -43,7 +44,8 @@ std::vector<std::string> readCidrs(FieldReader& r, const nlohmann::json& parent,
   for (size_t i = 0; i < list->size(); ++i) {
     const auto& v = (*list)[i];
     if (!v.is_string() || !isCidr(v.get<std::string>())) {
-      r.error(FieldReader::index(FieldReader::join(path, key), i), "must be a CIDR such as 10.0.0.0/8");
+      r.error(FieldReader::index(FieldReader::join(path, key), i),
+              "must be a CIDR such as 10.0.0.0/8");
       continue;
     }
     out.push_back(v.get<std::string>());
@@ -61,11 +63,28 @@ PolicyFields readPolicy(FieldReader& r, const nlohmann::json* policy, const std:
       r.error(FieldReader::join(path, refused), "is not supported by this version yet");
     }
   }
-  for (const char* ignored : {"cache", "retries", "circuitBreaker", "healthCheck", "loadBalancer",
-                              "fallback", "cors"}) {
+  for (const char* ignored :
+       {"cache", "retries", "circuitBreaker", "healthCheck", "loadBalancer", "fallback", "cors"}) {
     if (policy->contains(ignored)) {
       r.warning(FieldReader::join(path, ignored), "is not supported by this version yet; ignored");
     }
+  }
+  static const std::set<std::string> kKnown = {"auth",
+                                               "rateLimit",
+                                               "cache",
+                                               "timeouts",
+                                               "retries",
+                                               "circuitBreaker",
+                                               "healthCheck",
+                                               "loadBalancer",
+                                               "fallback",
+                                               "cors",
+                                               "ipAllow",
+                                               "ipDeny",
+                                               "maxRequestBodySize"};
+  for (const auto& [key, value] : policy->items()) {
+    if (!kKnown.count(key))
+      r.warning(FieldReader::join(path, key.c_str()), "unknown field, ignored");
   }
   if (const auto* t = r.object(*policy, path, "timeouts")) {
     const std::string tpath = FieldReader::join(path, "timeouts");
@@ -103,7 +122,8 @@ std::vector<config::StringMatch> readStringMatches(FieldReader& r, const nlohman
     auto type = r.string(item, ipath, "type").value_or("Exact");
     auto value = r.string(item, ipath, "value");
     if (!name || name->empty() || (header && !isHeaderName(*name))) {
-      r.error(FieldReader::join(ipath, "name"), header ? "must be a valid header name" : "is required");
+      r.error(FieldReader::join(ipath, "name"),
+              header ? "must be a valid header name" : "is required");
       continue;
     }
     if (!value) {
@@ -141,13 +161,15 @@ std::optional<config::RouteMatch> readMatch(FieldReader& r, const nlohmann::json
     auto type = r.string(*p, ppath, "type").value_or("PathPrefix");
     auto value = r.string(*p, ppath, "value").value_or("/");
     if (type == "Exact" || type == "PathPrefix") {
-      if (auto err = checkPath(value); !err.empty()) {
+      if (auto err = normalizeMatchPath(value); !err.empty()) {
         r.error(FieldReader::join(ppath, "value"), err);
       }
-      m.path = type == "Exact" ? config::PathMatch{config::PathType::Exact, value}
-                               : config::PathMatch{config::PathType::Prefix, canonicalPrefix(value)};
+      m.path = type == "Exact"
+                   ? config::PathMatch{config::PathType::Exact, value}
+                   : config::PathMatch{config::PathType::Prefix, canonicalPrefix(value)};
     } else if (type == "RegularExpression") {
-      if (auto err = checkRegex(value); !err.empty()) r.error(FieldReader::join(ppath, "value"), err);
+      if (auto err = checkRegex(value); !err.empty())
+        r.error(FieldReader::join(ppath, "value"), err);
       m.path = {config::PathType::RegularExpression, value};
     } else {
       r.error(FieldReader::join(ppath, "type"), "must be Exact, PathPrefix or RegularExpression");
@@ -165,6 +187,18 @@ std::optional<config::RouteMatch> readMatch(FieldReader& r, const nlohmann::json
   return m;
 }
 
+// Headers the gateway itself manages per hop: changing them from configuration would break the
+// message framing (Content-Length, Transfer-Encoding: the next hop would read the body as
+// another request) or the connection handling.
+bool isManagedHeader(std::string name) {
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::set<std::string> kManaged = {"content-length",   "transfer-encoding",
+                                                 "connection",       "keep-alive",
+                                                 "proxy-connection", "te",
+                                                 "trailer",          "upgrade"};
+  return kManaged.count(name) > 0;
+}
+
 bool readHeaderModifier(FieldReader& r, const nlohmann::json& parent, const std::string& path,
                         const char* key, config::HeaderModifier& out) {
   const auto* mod = r.object(parent, path, key);
@@ -178,6 +212,9 @@ bool readHeaderModifier(FieldReader& r, const nlohmann::json& parent, const std:
       const std::string field = FieldReader::join(mpath, op) + "[" + name + "]";
       if (!isHeaderName(name)) {
         r.error(field, "invalid header name");
+        ok = false;
+      } else if (isManagedHeader(name)) {
+        r.error(field, "is managed by the gateway and cannot be changed");
         ok = false;
       } else if (!value.is_string() || !isHeaderValue(value.get<std::string>())) {
         // CR/LF in a configured value would let a manifest inject headers.
@@ -193,6 +230,10 @@ bool readHeaderModifier(FieldReader& r, const nlohmann::json& parent, const std:
       const auto& v = (*remove)[i];
       if (!v.is_string() || !isHeaderName(v.get<std::string>())) {
         r.error(FieldReader::index(FieldReader::join(mpath, "remove"), i), "invalid header name");
+        ok = false;
+      } else if (isManagedHeader(v.get<std::string>())) {
+        r.error(FieldReader::index(FieldReader::join(mpath, "remove"), i),
+                "is managed by the gateway and cannot be changed");
         ok = false;
       } else {
         out.remove.push_back(v.get<std::string>());
@@ -239,22 +280,33 @@ bool readFilters(FieldReader& r, const nlohmann::json& rule, const std::string& 
     const std::string dpath = FieldReader::join(fpath, "redirect");
     config::Redirect redirect;
     if (auto s = r.string(*rd, dpath, "scheme")) {
-      if (*s != "http" && *s != "https") r.error(FieldReader::join(dpath, "scheme"), "must be http or https");
+      if (*s != "http" && *s != "https")
+        r.error(FieldReader::join(dpath, "scheme"), "must be http or https");
       redirect.scheme = *s;
     }
     if (auto h = r.string(*rd, dpath, "hostname")) {
-      if (auto err = checkHostname(*h); !err.empty()) r.error(FieldReader::join(dpath, "hostname"), err);
+      if (auto err = checkHostname(*h); !err.empty())
+        r.error(FieldReader::join(dpath, "hostname"), err);
       redirect.hostname = *h;
     }
     if (auto p = r.integer(*rd, dpath, "port")) {
-      if (*p < 1 || *p > 65535) r.error(FieldReader::join(dpath, "port"), "must be between 1 and 65535");
+      if (*p < 1 || *p > 65535)
+        r.error(FieldReader::join(dpath, "port"), "must be between 1 and 65535");
       redirect.port = static_cast<uint32_t>(*p);
     }
     auto prefix = r.string(*rd, dpath, "pathPrefix");
     auto full = r.string(*rd, dpath, "path");
     if (prefix && full) r.error(dpath, "set either path or pathPrefix, not both");
     if (prefix) {
-      if (auto err = checkPath(*prefix); !err.empty()) r.error(FieldReader::join(dpath, "pathPrefix"), err);
+      if (auto err = checkPath(*prefix); !err.empty())
+        r.error(FieldReader::join(dpath, "pathPrefix"), err);
+      // The matched prefix is what gets replaced: without a prefix match there is none.
+      for (const auto& m : route.matches) {
+        if (m.path.type != config::PathType::Prefix) {
+          r.error(FieldReader::join(dpath, "pathPrefix"), "needs PathPrefix matches");
+          break;
+        }
+      }
       redirect.path_prefix = *prefix;
     }
     if (full) {
@@ -268,6 +320,10 @@ bool readFilters(FieldReader& r, const nlohmann::json& rule, const std::string& 
       redirect.status_code = static_cast<int>(*code);
     }
     route.redirect = redirect;
+    if (filters->contains("rewrite")) {
+      // Gateway API: a request is either redirected or rewritten and forwarded.
+      r.error(fpath, "redirect and rewrite cannot both be set");
+    }
   }
   readHeaderModifier(r, *filters, fpath, "requestHeaders", route.request_headers);
   readHeaderModifier(r, *filters, fpath, "responseHeaders", route.response_headers);
@@ -318,7 +374,8 @@ bool readBackends(TranslationContext& ctx, FieldReader& r, const KubeObject& obj
         continue;
       }
       backend = ctx.backends.service(object.ns, *name, ref, static_cast<uint32_t>(weight), false);
-      if (backend.cluster.empty()) r.warning(spath, backend.unresolved_reason + " (requests answer 500)");
+      if (backend.cluster.empty())
+        r.warning(spath, backend.unresolved_reason + " (requests answer 500)");
     }
     route.backends.push_back(std::move(backend));
   }
@@ -349,7 +406,8 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
   }
   if (hostnames.empty()) hostnames.push_back("");
   if (spec->contains("tls")) {
-    r.warning("spec.tls", "TLS settings on APIRoutes are not supported by this version yet; ignored");
+    r.warning("spec.tls",
+              "TLS settings on APIRoutes are not supported by this version yet; ignored");
   }
   const size_t policy_errors = r.errorCount();
   PolicyFields route_policy = readPolicy(r, r.object(*spec, "spec", "policy"), "spec.policy", {});
@@ -367,9 +425,11 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     const size_t errors_before = r.errorCount();
     config::Route route;
     auto rule_name = r.string(rule, path, "name");
-    if (rule_name && (rule_name->empty() || !checkHostname(*rule_name).empty() ||
-                      rule_name->find('.') != std::string::npos || !rule_names.insert(*rule_name).second)) {
-      r.error(FieldReader::join(path, "name"), "must be a unique DNS label (lower-case, digits, '-')");
+    if (rule_name &&
+        (rule_name->empty() || !checkHostname(*rule_name).empty() ||
+         rule_name->find('.') != std::string::npos || !rule_names.insert(*rule_name).second)) {
+      r.error(FieldReader::join(path, "name"),
+              "must be a unique DNS label (lower-case, digits, '-')");
       continue;
     }
     route.name = object.key() + "/" + (rule_name ? *rule_name : std::to_string(i));
@@ -378,7 +438,8 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     route.rule_index = static_cast<uint32_t>(i);
     if (const auto* matches = r.array(rule, path, "matches")) {
       for (size_t j = 0; j < matches->size(); ++j) {
-        if (auto m = readMatch(r, (*matches)[j], FieldReader::index(FieldReader::join(path, "matches"), j))) {
+        if (auto m = readMatch(r, (*matches)[j],
+                               FieldReader::index(FieldReader::join(path, "matches"), j))) {
           route.matches.push_back(std::move(*m));
         }
       }
@@ -425,7 +486,8 @@ void translateAPIRoutes(TranslationContext& ctx) {
     if (!ctx.inWatchedNamespace(object)) continue;
     std::optional<std::string> class_name;
     const auto& spec = object.body.value("spec", nlohmann::json::object());
-    if (spec.is_object() && spec.contains("ingressClassName") && spec["ingressClassName"].is_string()) {
+    if (spec.is_object() && spec.contains("ingressClassName") &&
+        spec["ingressClassName"].is_string()) {
       class_name = spec["ingressClassName"].get<std::string>();
     }
     if (!ctx.classes.isOurs(class_name)) continue;

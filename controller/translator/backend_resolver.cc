@@ -27,8 +27,8 @@ bool boolCondition(const nlohmann::json& conditions, const char* key, bool if_ab
 
 BackendResolver::BackendResolver(const ObjectStore& objects) : objects_(objects) {
   for (const auto& [key, slice] : objects.all("EndpointSlice")) {
-    auto svc = stringField(field(field(slice.body, "metadata"), "labels"),
-                           "kubernetes.io/service-name");
+    auto svc =
+        stringField(field(field(slice.body, "metadata"), "labels"), "kubernetes.io/service-name");
     if (!svc.empty()) slices_by_service_.emplace(slice.ns + "/" + svc, &slice);
   }
 }
@@ -67,8 +67,17 @@ config::WeightedBackend BackendResolver::service(const std::string& ns, const st
     backend.unresolved_reason = "Service " + ns + "/" + name + " has no port " + port_text;
     return backend;
   }
-  const int64_t number = svc_port ? field(*svc_port, "port").get<int64_t>()
-                                  : std::get<int64_t>(port.port);
+  // A malformed Service (the API server would have refused it, a manifest file may not) makes
+  // this backend unresolved; it must not stop the translation of everything else.
+  const auto& declared =
+      svc_port ? field(*svc_port, "port") : nlohmann::json(std::get<int64_t>(port.port));
+  if (!declared.is_number_integer() || declared.get<int64_t>() < 1 ||
+      declared.get<int64_t>() > 65535) {
+    backend.unresolved_reason =
+        "Service " + ns + "/" + name + " port " + port_text + " has no valid port number";
+    return backend;
+  }
+  const int64_t number = declared.get<int64_t>();
   const std::string cluster_name =
       ns + "/" + name + ":" + std::to_string(number) + (tls ? "#https" : "");
   backend.cluster = cluster_name;
@@ -150,17 +159,23 @@ config::WeightedBackend BackendResolver::url(const std::string& url, uint32_t we
   size_t colon = authority.rfind(':');
   if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
     host = authority.substr(0, colon);
-    try {
-      int p = std::stoi(authority.substr(colon + 1));
-      if (p <= 0 || p > 65535) throw std::out_of_range("port");
-      port = static_cast<uint16_t>(p);
-    } catch (...) {
+    const std::string digits = authority.substr(colon + 1);
+    // Digits only: stoi would take "80abc" as 80.
+    const bool numeric = !digits.empty() && digits.size() <= 5 &&
+                         digits.find_first_not_of("0123456789") == std::string::npos;
+    const int p = numeric ? std::stoi(digits) : 0;
+    if (p <= 0 || p > 65535) {
       backend.unresolved_reason = "url has an invalid port";
       return backend;
     }
+    port = static_cast<uint16_t>(p);
   }
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) {
+    backend.unresolved_reason = "url has no host";
+    return backend;
   }
   std::string name = std::string("url:") + (tls ? "https://" : "http://") + authority;
   backend.cluster = name;

@@ -1,5 +1,8 @@
 // Ingress → routes, following the Kubernetes Ingress API and SPEC §3.1, plus the supported
 // annotations (atrium.dev/* with nginx.ingress.kubernetes.io/* aliases).
+#include <re2/re2.h>
+
+#include <algorithm>
 #include <limits>
 
 #include "controller/translator/field_reader.h"
@@ -40,6 +43,13 @@ IngressAnnotations readAnnotations(FieldReader& r, const nlohmann::json& annotat
       key = full_key.substr(std::char_traits<char>::length(kAtriumPrefix));
     } else if (full_key.rfind(kNginxPrefix, 0) == 0) {
       key = full_key.substr(std::char_traits<char>::length(kNginxPrefix));
+      // Our own key is the more specific statement: with both, the alias is reported and
+      // ignored (whatever order the keys come in).
+      if (annotations.contains(kAtriumPrefix + key)) {
+        r.warning("metadata.annotations[" + full_key + "]",
+                  std::string("ignored: ") + kAtriumPrefix + key + " is also set and wins");
+        continue;
+      }
     } else {
       continue;  // other tools' annotations are none of our business
     }
@@ -57,8 +67,12 @@ IngressAnnotations readAnnotations(FieldReader& r, const nlohmann::json& annotat
       if (!parseBool(v, ignored)) r.error(field, "must be \"true\" or \"false\""), a.ok = false;
       // Redirects only matter for hosts with TLS; the HTTPS listener applies it.
     } else if (key == "rewrite-target") {
-      if (!checkPath(v).empty() && v.find('$') == std::string::npos) {
-        r.error(field, checkPath(v));
+      // The target becomes the upstream request path: an absolute path, or one that starts
+      // with a capture ("$1"); never a byte that could end the request line (CR/LF, space) or
+      // a query/fragment.
+      const std::string err = checkPath(v.size() > 1 && v[0] == '$' ? "/" + v : v);
+      if (!err.empty()) {
+        r.error(field, err);
         a.ok = false;
       } else {
         a.rewrite_target = v;
@@ -92,7 +106,8 @@ IngressAnnotations readAnnotations(FieldReader& r, const nlohmann::json& annotat
       size_t start = 0;
       while (start <= v.size()) {
         size_t comma = v.find(',', start);
-        std::string cidr = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        std::string cidr =
+            v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         cidr.erase(0, cidr.find_first_not_of(' '));
         cidr.erase(cidr.find_last_not_of(' ') + 1);
         if (!cidr.empty()) {
@@ -116,16 +131,19 @@ IngressAnnotations readAnnotations(FieldReader& r, const nlohmann::json& annotat
   return a;
 }
 
-// Converts ingress-nginx "$1" capture references to RE2's "\1".
+// Converts ingress-nginx "$1" capture references to RE2's "\1"; a literal backslash is doubled
+// so RE2 keeps it.
 std::string toRe2Substitution(const std::string& target) {
   std::string out;
   for (size_t i = 0; i < target.size(); ++i) {
-    if (target[i] == '$' && i + 1 < target.size() && std::isdigit(static_cast<unsigned char>(target[i + 1]))) {
-      out += '\\';
+    if (target[i] == '$' && i + 1 < target.size() &&
+        std::isdigit(static_cast<unsigned char>(target[i + 1]))) {
+      out += '\\';  // the '$' itself is replaced, not kept: "\$2" is no capture reference
     } else if (target[i] == '\\') {
-      out += '\\';
+      out += "\\\\";
+    } else {
+      out += target[i];
     }
-    out += target[i];
   }
   return out;
 }
@@ -139,11 +157,19 @@ struct IngressContext {
 };
 
 // Reads an IngressBackend (a path's `backend` or `spec.defaultBackend`) at field path `bpath`.
-std::optional<config::WeightedBackend> readBackend(IngressContext& ic, const nlohmann::json* backend,
+std::optional<config::WeightedBackend> readBackend(IngressContext& ic,
+                                                   const nlohmann::json* backend,
                                                    const std::string& bpath) {
   FieldReader& r = ic.reader;
-  if (!backend || !backend->is_object()) {
-    r.error(bpath, "is required");
+  // "is required" only when nothing was reported about the field yet (a wrong type was).
+  const size_t errors_before = r.errorCount();
+  auto required = [&](const std::string& field) {
+    if (r.errorCount() == errors_before) r.error(field, "is required");
+    return std::nullopt;
+  };
+  if (!backend || backend->is_null()) return required(bpath);
+  if (!backend->is_object()) {
+    r.error(bpath, "must be an object");
     return std::nullopt;
   }
   if (backend->contains("resource")) {
@@ -152,23 +178,15 @@ std::optional<config::WeightedBackend> readBackend(IngressContext& ic, const nlo
   }
   const auto* service = r.object(*backend, bpath, "service");
   const std::string spath = FieldReader::join(bpath, "service");
-  if (!service) {
-    r.error(spath, "is required");
-    return std::nullopt;
-  }
+  if (!service) return required(spath);
   auto name = r.string(*service, spath, "name");
-  if (!name || name->empty()) {
-    r.error(FieldReader::join(spath, "name"), "is required");
-    return std::nullopt;
-  }
+  if (!name || name->empty()) return required(FieldReader::join(spath, "name"));
   const auto* port = r.object(*service, spath, "port");
   const std::string ppath = FieldReader::join(spath, "port");
-  if (!port) {
-    r.error(ppath, "is required");
-    return std::nullopt;
-  }
+  if (!port) return required(ppath);
   auto number = r.integer(*port, ppath, "number");
   auto port_name = r.string(*port, ppath, "name");
+  if (r.errorCount() != errors_before) return std::nullopt;  // a wrong type, already reported
   if (number.has_value() == port_name.has_value()) {
     r.error(ppath, "exactly one of number or name is required");
     return std::nullopt;
@@ -206,10 +224,13 @@ config::Route baseRoute(IngressContext& ic) {
 std::optional<config::RouteMatch> readPathMatch(IngressContext& ic, const nlohmann::json& p,
                                                 const std::string& path) {
   FieldReader& r = ic.reader;
+  const size_t errors_before = r.errorCount();
   auto type = r.string(p, path, "pathType");
   auto value = r.string(p, path, "path");
+  if (r.errorCount() != errors_before) return std::nullopt;  // a wrong type, already reported
   if (!type) {
-    r.error(FieldReader::join(path, "pathType"), "is required (Exact, Prefix or ImplementationSpecific)");
+    r.error(FieldReader::join(path, "pathType"),
+            "is required (Exact, Prefix or ImplementationSpecific)");
     return std::nullopt;
   }
   if (*type != "Exact" && *type != "Prefix" && *type != "ImplementationSpecific") {
@@ -217,9 +238,14 @@ std::optional<config::RouteMatch> readPathMatch(IngressContext& ic, const nlohma
             "unsupported value \"" + *type + "\" (Exact, Prefix or ImplementationSpecific)");
     return std::nullopt;
   }
+  if (!value && *type != "ImplementationSpecific") {
+    r.error(FieldReader::join(path, "path"), "is required for pathType " + *type);
+    return std::nullopt;
+  }
   std::string v = value.value_or("/");
   config::RouteMatch m;
-  const bool regex = (ic.annotations.use_regex || ic.annotations.rewrite_target) && *type != "Exact";
+  const bool regex =
+      (ic.annotations.use_regex || ic.annotations.rewrite_target) && *type != "Exact";
   if (regex) {
     if (v.empty() || v.front() != '/') {
       r.error(FieldReader::join(path, "path"), "must start with '/'");
@@ -233,7 +259,7 @@ std::optional<config::RouteMatch> readPathMatch(IngressContext& ic, const nlohma
     }
     return m;
   }
-  if (auto err = checkPath(v); !err.empty()) {
+  if (auto err = normalizeMatchPath(v); !err.empty()) {
     r.error(FieldReader::join(path, "path"), err);
     return std::nullopt;
   }
@@ -245,10 +271,33 @@ std::optional<config::RouteMatch> readPathMatch(IngressContext& ic, const nlohma
   return m;
 }
 
-void applyRewrite(IngressContext& ic, config::Route& route, const std::string& raw_path) {
+// Sets the regex rewrite of one path. A "$n" beyond the path's capture groups is an empty string
+// in nginx; RE2 would refuse the whole rewrite on every request (and the path would go upstream
+// unchanged), so such references are dropped here, and reported.
+void applyRewrite(IngressContext& ic, config::Route& route, const std::string& raw_path,
+                  const std::string& field) {
   if (!ic.annotations.rewrite_target) return;
+  const std::string& target = *ic.annotations.rewrite_target;
   route.rewrite.regex = "(?i)^(?:" + raw_path + ")";
-  route.rewrite.substitution = toRe2Substitution(*ic.annotations.rewrite_target);
+  const RE2 compiled(route.rewrite.regex, RE2::Quiet);
+  const int groups = compiled.ok() ? compiled.NumberOfCapturingGroups() : 0;
+  std::string usable;
+  int missing = 0;
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == '$' && i + 1 < target.size() &&
+        std::isdigit(static_cast<unsigned char>(target[i + 1])) && target[i + 1] - '0' > groups) {
+      missing = std::max(missing, target[i + 1] - '0');
+      ++i;
+      continue;
+    }
+    usable += target[i];
+  }
+  if (missing > 0) {
+    ic.reader.warning(field, "the rewrite-target uses $" + std::to_string(missing) +
+                                 " but this path has " + std::to_string(groups) +
+                                 " capture group(s); it is replaced by \"\" as in ingress-nginx");
+  }
+  route.rewrite.substitution = toRe2Substitution(usable);
 }
 
 void translateIngress(TranslationContext& ctx, const KubeObject& object) {
@@ -260,11 +309,19 @@ void translateIngress(TranslationContext& ctx, const KubeObject& object) {
     r.error("spec", "is required");
     return;
   }
-  IngressContext ic{ctx, r, object, readAnnotations(r, metadata.value("annotations", nlohmann::json::object()))};
+  IngressContext ic{ctx, r, object,
+                    readAnnotations(r, metadata.value("annotations", nlohmann::json::object()))};
   if (!ic.annotations.ok) return;
 
+  if (spec->contains("tls")) {
+    r.warning("spec.tls",
+              "TLS termination is not supported by this version yet; the hosts are "
+              "served over plain HTTP only");
+  }
   std::vector<std::pair<std::string, config::Route>> produced;  // host, route
   std::vector<std::string> hosts_seen;
+  // Regex paths as (length of the path as written, index in `produced`).
+  std::vector<std::pair<size_t, size_t>> regex_paths;
 
   if (const auto* rules = r.array(*spec, "spec", "rules")) {
     for (size_t i = 0; i < rules->size(); ++i) {
@@ -287,7 +344,7 @@ void translateIngress(TranslationContext& ctx, const KubeObject& object) {
       const std::string hpath = FieldReader::join(rpath, "http");
       const auto* paths = r.array(*http, hpath, "paths");
       if (!paths) {
-        r.error(FieldReader::join(hpath, "paths"), "is required");
+        if (!http->contains("paths")) r.error(FieldReader::join(hpath, "paths"), "is required");
         continue;
       }
       for (size_t j = 0; j < paths->size(); ++j) {
@@ -295,12 +352,20 @@ void translateIngress(TranslationContext& ctx, const KubeObject& object) {
         const std::string ppath = FieldReader::index(FieldReader::join(hpath, "paths"), j);
         auto match = readPathMatch(ic, p, ppath);
         if (!match) continue;
-        auto backend = readBackend(ic, r.object(p, ppath, "backend"), FieldReader::join(ppath, "backend"));
+        const auto it = p.find("backend");
+        auto backend =
+            readBackend(ic, it == p.end() ? nullptr : &*it, FieldReader::join(ppath, "backend"));
         if (!backend) continue;
         config::Route route = baseRoute(ic);
         route.matches.push_back(*match);
         route.backends.push_back(*backend);
-        applyRewrite(ic, route, p.value("path", std::string("/")));
+        const auto raw = p.find("path");
+        const std::string raw_path =
+            raw != p.end() && raw->is_string() ? raw->get<std::string>() : std::string("/");
+        applyRewrite(ic, route, raw_path, FieldReader::join(ppath, "path"));
+        if (route.matches.front().path.type == config::PathType::RegularExpression) {
+          regex_paths.push_back({raw_path.size(), produced.size()});
+        }
         produced.emplace_back(host, std::move(route));
       }
     }
@@ -319,6 +384,18 @@ void translateIngress(TranslationContext& ctx, const KubeObject& object) {
   } else if (!spec->contains("rules")) {
     r.error("spec", "needs rules or a defaultBackend");
   }
+  // ingress-nginx writes regex locations longest path first and nginx takes the first regex
+  // that matches, so with use-regex "/api/.*" wins over "/" whatever the list order. Regex
+  // routes tie on everything but list order here, so their rule indexes are handed out again
+  // in that order (stable: equal lengths keep the list order).
+  std::stable_sort(regex_paths.begin(), regex_paths.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<uint32_t> indexes;
+  for (const auto& [length, i] : regex_paths) indexes.push_back(produced[i].second.rule_index);
+  std::sort(indexes.begin(), indexes.end());
+  for (size_t k = 0; k < regex_paths.size(); ++k) {
+    produced[regex_paths[k].second].second.rule_index = indexes[k];
+  }
   for (auto& [host, route] : produced) ctx.hosts[host].push_back(std::move(route));
 }
 
@@ -330,7 +407,8 @@ void translateIngresses(TranslationContext& ctx) {
     const auto& metadata = object.body.value("metadata", nlohmann::json::object());
     std::optional<std::string> class_name;
     const auto& spec = object.body.value("spec", nlohmann::json::object());
-    if (spec.is_object() && spec.contains("ingressClassName") && spec["ingressClassName"].is_string()) {
+    if (spec.is_object() && spec.contains("ingressClassName") &&
+        spec["ingressClassName"].is_string()) {
       class_name = spec["ingressClassName"].get<std::string>();
     } else {
       const auto& ann = metadata.value("annotations", nlohmann::json::object());

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "controller/translator/translation_context.h"
+#include "src/config/snapshot_json.h"
 
 namespace atrium::controller::translator {
 
@@ -19,7 +20,8 @@ void rankObjects(TranslationContext& ctx) {
     for (const auto& [key, o] : ctx.objects.all(kind)) {
       std::string created;
       const auto& md = o.body.value("metadata", nlohmann::json::object());
-      if (md.is_object() && md.contains("creationTimestamp") && md["creationTimestamp"].is_string()) {
+      if (md.is_object() && md.contains("creationTimestamp") &&
+          md["creationTimestamp"].is_string()) {
         created = md["creationTimestamp"].get<std::string>();
       }
       all.emplace_back(created, o.displayName(), &o);
@@ -56,11 +58,14 @@ void dropIngressConflicts(TranslationContext& ctx, const std::string& host,
     }
     std::string what = route.is_default_backend
                            ? std::string("defaultBackend")
-                           : std::string("path \"") + route.matches.front().path.value + "\"";
+                           : std::string(config::toString(route.matches.front().path.type)) +
+                                 " path \"" + route.matches.front().path.value + "\"";
+    const std::string where = " for host \"" + (host.empty() ? "*" : host) + "\"";
     ctx.diagnostics.push_back(
         {"", route.source, "spec",
-         what + " for host \"" + (host.empty() ? "*" : host) + "\" conflicts with " +
-             winner->source + ", which is older and wins",
+         winner->source == route.source
+             ? what + where + " is declared more than once; the first one is used"
+             : what + where + " conflicts with " + winner->source + ", which is older and wins",
          true});
   }
   routes = std::move(kept);
@@ -76,10 +81,11 @@ TranslationResult translate(const ObjectStore& objects, const TranslatorOptions&
   translateAPIRoutes(ctx);
 
   for (auto& [host, routes] : ctx.hosts) {
-    std::stable_sort(routes.begin(), routes.end(), [](const config::Route& a, const config::Route& b) {
-      return std::tie(a.object_rank, a.rule_index, a.is_default_backend) <
-             std::tie(b.object_rank, b.rule_index, b.is_default_backend);
-    });
+    std::stable_sort(routes.begin(), routes.end(),
+                     [](const config::Route& a, const config::Route& b) {
+                       return std::tie(a.object_rank, a.rule_index, a.is_default_backend) <
+                              std::tie(b.object_rank, b.rule_index, b.is_default_backend);
+                     });
     dropIngressConflicts(ctx, host, routes);
     if (routes.empty()) continue;
     result.snapshot.virtual_hosts.push_back({host, std::move(routes)});
@@ -101,8 +107,9 @@ TranslationResult translate(const ObjectStore& objects, const TranslatorOptions&
     auto space = d.object.find(' ');
     auto slash = d.object.find('/', space);
     if (space == std::string::npos || slash == std::string::npos) continue;
-    if (const auto* o = objects.find(d.object.substr(0, space), d.object.substr(space + 1, slash - space - 1),
-                                     d.object.substr(slash + 1))) {
+    if (const auto* o =
+            objects.find(d.object.substr(0, space), d.object.substr(space + 1, slash - space - 1),
+                         d.object.substr(slash + 1))) {
       d.source = o->source;
     }
   }

@@ -15,6 +15,10 @@ bool isHeaderName(std::string_view name);
 bool isHeaderValue(std::string_view value);
 // An absolute path usable in a match or rewrite: starts with '/', no '?', '#', spaces or CTLs.
 std::string checkPath(std::string_view path);
+// A path of an Exact or prefix match: checkPath, plus what Kubernetes and Gateway API refuse
+// there ("//", "/./", "/../", "%2F", a trailing "/." or "/.."); escapes are rewritten in place
+// to the data plane's normal form. Empty reason = valid.
+std::string normalizeMatchPath(std::string& path);
 // Compiles with RE2; empty reason = valid.
 std::string checkRegex(const std::string& pattern);
 // Prefix paths compare element-wise: "/foo/" and "/foo//" mean "/foo"; "/" stays "/".

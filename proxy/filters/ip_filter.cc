@@ -6,16 +6,18 @@
 
 namespace atrium::proxy::filters {
 
-IpFilter::IpFilter(const std::vector<std::string>& cidrs) {
+IpFilter::IpFilter(const std::vector<std::string>& cidrs) : configured_(!cidrs.empty()) {
   for (const auto& cidr : cidrs) {
     std::string addr = cidr;
     int bits = -1;
     if (auto slash = addr.find('/'); slash != std::string::npos) {
-      try {
-        bits = std::stoi(addr.substr(slash + 1));
-      } catch (...) {
+      // Digits only: stoi would read "-1" (then taken as "no prefix") or "8x" as a length.
+      const std::string digits = addr.substr(slash + 1);
+      if (digits.empty() || digits.size() > 3 ||
+          digits.find_first_not_of("0123456789") != std::string::npos) {
         continue;
       }
+      bits = std::stoi(digits);
       addr.resize(slash);
     }
     Range r{};

@@ -10,9 +10,11 @@ namespace atrium::proxy::filters {
 
 class IpFilter {
  public:
-  // Invalid entries are skipped (the translator has validated them already).
+  // Invalid entries are skipped (the translator has validated them already). A list that was
+  // configured stays non-empty even if no entry is usable, so an allow list fails closed: it
+  // then contains nobody instead of silently allowing everybody.
   explicit IpFilter(const std::vector<std::string>& cidrs = {});
-  bool empty() const { return ranges_.empty(); }
+  bool empty() const { return !configured_; }
   // `address` is 16 bytes of IPv6 (IPv4 as ::ffff:a.b.c.d).
   bool contains(const std::array<uint8_t, 16>& address) const;
 
@@ -22,6 +24,7 @@ class IpFilter {
     int prefix_bits;  // over the 128-bit form
   };
   std::vector<Range> ranges_;
+  bool configured_ = false;
 };
 
 }  // namespace atrium::proxy::filters

@@ -22,9 +22,12 @@ std::string_view trim(std::string_view v) {
 
 // Replaces the matched prefix of `path` with `replacement`, keeping segment boundaries:
 // "/foo" → "/xyz" turns "/foo/bar" into "/xyz/bar"; "/foo" → "/" turns it into "/bar".
-std::string replacePrefix(const std::string& path, const std::string& prefix,
+std::string replacePrefix(const std::string& path, std::string_view prefix,
                           const std::string& replacement) {
-  std::string rest = prefix == "/" ? path : path.substr(std::min(prefix.size(), path.size()));
+  // Prefixes compare element-wise, so "/foo/" matched "/foo" too: the matched part of the path
+  // is the prefix without its trailing slashes.
+  while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+  std::string rest = path.substr(std::min(prefix.size(), path.size()));
   std::string out = replacement;
   if (!out.empty() && out.back() == '/' && !rest.empty() && rest.front() == '/') out.pop_back();
   out += rest;
@@ -53,17 +56,24 @@ std::string_view httpDate() {
 }
 
 void removeHopByHop(bhttp::fields& fields) {
-  // Headers named in Connection are hop-by-hop too ("Connection: close, X-Secret").
-  auto conn = fields.find(bhttp::field::connection);
-  if (conn != fields.end()) {
-    std::vector<std::string> listed;
+  // Headers named in Connection are hop-by-hop too ("Connection: close, X-Secret"), in every
+  // Connection line. Framing and Host are never removed that way: the body is relayed with the
+  // framing it arrived with, and a next hop that lost Content-Length or Transfer-Encoding would
+  // read that body as another request (smuggling on a pooled connection).
+  std::vector<std::string> listed;
+  auto [first, last] = fields.equal_range(bhttp::field::connection);
+  for (auto conn = first; conn != last; ++conn) {
     for (auto token : bhttp::token_list{conn->value()}) {
-      if (!boost::beast::iequals(token, "close") && !boost::beast::iequals(token, "keep-alive")) {
-        listed.emplace_back(token);
+      const auto f = bhttp::string_to_field(token);
+      if (f == bhttp::field::content_length || f == bhttp::field::transfer_encoding ||
+          f == bhttp::field::host || boost::beast::iequals(token, "close") ||
+          boost::beast::iequals(token, "keep-alive")) {
+        continue;
       }
+      listed.emplace_back(token);
     }
-    for (const auto& name : listed) fields.erase(name);
   }
+  for (const auto& name : listed) fields.erase(name);
   fields.erase(bhttp::field::connection);
   fields.erase(bhttp::field::keep_alive);
   fields.erase(bhttp::field::proxy_connection);
@@ -86,21 +96,22 @@ void prepareUpstreamRequest(bhttp::fields& fields, std::string_view original_hos
       ++it;
     }
   }
-  auto xff = fields.find("X-Forwarded-For");
-  if (xff != fields.end()) {
-    std::string value(xff->value());
-    value += ", ";
-    value += client_ip;
-    fields.set("X-Forwarded-For", value);
-  } else {
-    fields.set("X-Forwarded-For", client_ip);
+  // Several X-Forwarded-For lines are one list (RFC 9110 §5.3): keep them all, in order.
+  std::string xff;
+  auto [xff_first, xff_last] = fields.equal_range("X-Forwarded-For");
+  for (auto it = xff_first; it != xff_last; ++it) {
+    xff.append(it->value());
+    xff += ", ";
   }
+  xff += client_ip;
+  fields.set("X-Forwarded-For", xff);
   fields.set("X-Forwarded-Proto", scheme);
   fields.set("X-Forwarded-Host", original_host);
   fields.set("X-Forwarded-Port", std::to_string(listener_port));
   fields.set("X-Request-Id", request_id);
   auto tp = fields.find("traceparent");
-  fields.set("traceparent", nextTraceparent(tp == fields.end() ? std::string_view() : std::string_view(tp->value())));
+  fields.set("traceparent", nextTraceparent(tp == fields.end() ? std::string_view()
+                                                               : std::string_view(tp->value())));
 }
 
 void prepareDownstreamResponse(bhttp::fields& fields, std::string_view request_id) {
@@ -113,15 +124,15 @@ void prepareDownstreamResponse(bhttp::fields& fields, std::string_view request_i
 void applyHeaderModifier(bhttp::fields& fields, const config::HeaderModifier& mod) {
   for (const auto& [name, value] : mod.set) fields.set(name, value);
   for (const auto& [name, value] : mod.add) {
-    auto it = fields.find(name);
-    if (it == fields.end()) {
-      fields.insert(name, value);
-    } else {
-      std::string joined(it->value());
+    // Appends to the existing value; several existing lines are joined first so none is lost.
+    std::string joined;
+    auto [first, last] = fields.equal_range(name);
+    for (auto it = first; it != last; ++it) {
+      joined.append(it->value());
       joined += ",";
-      joined += value;
-      fields.set(name, joined);
     }
+    joined += value;
+    fields.set(name, joined);
   }
   for (const auto& name : mod.remove) fields.erase(name);
 }
@@ -138,8 +149,10 @@ std::string rewritePath(const config::Route& route, const re2::RE2* rewrite_rege
                         const config::RouteMatch& match, const std::string& path) {
   const auto& rw = route.rewrite;
   if (rewrite_regex) {
-    std::string out = path;
-    re2::RE2::Replace(&out, *rewrite_regex, rw.substitution);
+    // Like nginx's `rewrite` (what ingress-nginx's rewrite-target compiles to): when the regex
+    // matches, the whole path becomes the substitution, not only the matched part.
+    std::string out;
+    if (!re2::RE2::Extract(path, *rewrite_regex, rw.substitution, &out)) return path;
     if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
     return out;
   }
@@ -153,7 +166,8 @@ std::string rewritePath(const config::Route& route, const re2::RE2* rewrite_rege
 std::string redirectLocation(const config::Redirect& redirect, const config::RouteMatch& match,
                              const NormalizedTarget& target, std::string_view request_host,
                              std::string_view request_scheme, uint16_t listener_port) {
-  const std::string scheme = redirect.scheme.empty() ? std::string(request_scheme) : redirect.scheme;
+  const std::string scheme =
+      redirect.scheme.empty() ? std::string(request_scheme) : redirect.scheme;
   std::string host = redirect.hostname;
   if (host.empty()) {
     // The request's host without its port.

@@ -11,6 +11,16 @@ int hexValue(char c) {
   return -1;
 }
 
+bool startsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    if (c != prefix[i]) return false;
+  }
+  return true;
+}
+
 bool isUnreserved(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '.' || c == '_' || c == '~';
@@ -34,31 +44,48 @@ bool appendSegment(std::string& out, std::string_view seg) {
 
 const char* describe(PathError error) {
   switch (error) {
-    case PathError::kNone: return "ok";
-    case PathError::kNotOriginForm: return "request target must be an absolute path";
-    case PathError::kBadEscape: return "malformed percent-encoding in path";
-    case PathError::kEncodedSlash: return "encoded slash (%2F) in path";
-    case PathError::kNullByte: return "encoded NUL (%00) in path";
-    case PathError::kEscapesRoot: return "path escapes the root";
-    case PathError::kBadCharacter: return "invalid character in path";
+    case PathError::kNone:
+      return "ok";
+    case PathError::kNotOriginForm:
+      return "request target must be an absolute path";
+    case PathError::kBadEscape:
+      return "malformed percent-encoding in path";
+    case PathError::kEncodedSlash:
+      return "encoded slash (%2F) in path";
+    case PathError::kNullByte:
+      return "encoded NUL (%00) in path";
+    case PathError::kEscapesRoot:
+      return "path escapes the root";
+    case PathError::kBadCharacter:
+      return "invalid character in path";
   }
   return "invalid path";
 }
 
 PathError normalizeTarget(std::string_view target, NormalizedTarget& out) {
-  // absolute-form ("http://host/path") is accepted as a proxy must (RFC 9112 §3.2.2).
-  if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0) {
-    auto start = target.find("://") + 3;
-    auto slash = target.find_first_of("/?", start);
-    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-    if (!target.empty() && target.front() == '?') return PathError::kNotOriginForm;
-  }
-  if (target.empty() || target.front() != '/') return PathError::kNotOriginForm;
-  std::string_view path = target;
   out.query = {};
-  if (auto q = target.find('?'); q != std::string_view::npos) {
-    path = target.substr(0, q);
-    out.query = target.substr(q + 1);
+  std::string_view path = target;
+  // absolute-form ("http://host/path") is accepted as a proxy must (RFC 9112 §3.2.2); the
+  // scheme is case-insensitive, and an empty path ("http://host?x") is "/".
+  if (startsWithNoCase(target, "http://") || startsWithNoCase(target, "https://")) {
+    auto start = target.find("://") + 3;
+    auto end = target.find_first_of("/?#", start);
+    path = end == std::string_view::npos ? std::string_view() : target.substr(end);
+    if (!path.empty() && path.front() == '#') return PathError::kBadCharacter;
+    if (path.empty() || path.front() == '?') {
+      if (!path.empty()) out.query = path.substr(1);
+      path = "/";
+    }
+  }
+  if (path.empty() || path.front() != '/') return PathError::kNotOriginForm;
+  if (auto q = path.find('?'); q != std::string_view::npos) {
+    out.query = path.substr(q + 1);
+    path = path.substr(0, q);
+  }
+  // The query is forwarded as received, so it gets the same byte checks as the path: a
+  // fragment never belongs in a request, and control bytes could split the upstream request.
+  for (unsigned char c : out.query) {
+    if (c <= 0x20 || c == 0x7f || c == '#') return PathError::kBadCharacter;
   }
   out.path.clear();
   out.path.reserve(path.size());

@@ -67,24 +67,31 @@ bool isAcceptableRequestId(std::string_view id) {
 }
 
 std::string nextTraceparent(std::string_view incoming) {
-  // version "00" - trace-id (32 hex, not all zero) - parent-id (16 hex) - flags (2 hex)
+  // W3C Trace Context §3.2: version (2 hex, never "ff") - trace-id (32 hex, not all zero) -
+  // parent-id (16 hex, not all zero) - flags (2 hex). Version 00 is exactly 55 characters; a
+  // later version is read with the 00 layout and may carry more fields after a '-'. What goes
+  // upstream is always version 00.
+  const std::string_view version = incoming.substr(0, 2);
+  bool valid = incoming.size() >= 55 && isLowerHex(version) && version != "ff" &&
+               incoming[2] == '-' && incoming[35] == '-' && incoming[52] == '-' &&
+               isLowerHex(incoming.substr(3, 32)) && isLowerHex(incoming.substr(36, 16)) &&
+               isLowerHex(incoming.substr(53, 2)) &&
+               incoming.substr(3, 32) != std::string_view("00000000000000000000000000000000") &&
+               incoming.substr(36, 16) != std::string_view("0000000000000000");
+  if (valid && incoming.size() > 55) valid = version != "00" && incoming[55] == '-';
   std::string out;
   out.reserve(55);
-  bool valid = incoming.size() == 55 && incoming.substr(0, 3) == "00-" && incoming[35] == '-' &&
-               incoming[52] == '-' && isLowerHex(incoming.substr(3, 32)) &&
-               isLowerHex(incoming.substr(36, 16)) && isLowerHex(incoming.substr(53, 2)) &&
-               incoming.substr(3, 32) != std::string(32, '0');
   out += "00-";
   if (valid) {
     out += incoming.substr(3, 32);
   } else {
     appendHex(out, next64(), 16);
-    appendHex(out, next64(), 16);
+    appendHex(out, next64() | 1, 16);  // never the invalid all-zero trace id
   }
   out.push_back('-');
   appendHex(out, next64() | 1, 16);  // a non-zero span id
   out.push_back('-');
-  out += valid ? std::string(incoming.substr(53, 2)) : std::string("01");
+  out += valid ? incoming.substr(53, 2) : std::string_view("01");
   return out;
 }
 

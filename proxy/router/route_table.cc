@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/url/parse_query.hpp>
+#include <cctype>
 #include <unordered_map>
 
 namespace atrium::proxy::router {
@@ -19,6 +20,7 @@ using StringMap = std::unordered_map<std::string, size_t, StringHash, std::equal
 
 struct CompiledStringMatch {
   const config::StringMatch* spec = nullptr;
+  std::string name;            // headers: lower-cased for HeaderSource::find
   std::unique_ptr<RE2> regex;  // set for RegularExpression matches
 
   bool matches(std::string_view value) const {
@@ -50,8 +52,12 @@ bool precedes(const Candidate& a, const Candidate& b) {
 
 std::optional<std::string_view> findQueryParam(std::string_view query, const std::string& name,
                                                std::string& scratch) {
-  // Query names and values match case-sensitively after percent-decoding.
-  auto params = boost::urls::parse_query(query);
+  // Query names and values match case-sensitively after percent-decoding. Boost.URL 1.81's
+  // params iterator scans for the end of the last parameter past the view's length (reading
+  // into whatever follows the query in the request buffer, or crashing on an empty one), so it
+  // is given a NUL-terminated copy. Only routes with query matches pay for it.
+  const std::string terminated(query);
+  auto params = boost::urls::parse_query(terminated);
   if (!params) return std::nullopt;
   for (auto p : *params) {
     if (p.key.decode() == name) {
@@ -65,13 +71,13 @@ std::optional<std::string_view> findQueryParam(std::string_view query, const std
 bool conditionsHold(const Candidate& c, const RequestView& req) {
   if (!c.match->method.empty() && c.match->method != req.method) return false;
   for (const auto& h : c.headers) {
-    auto value = req.headers ? req.headers->find(h.spec->name) : std::nullopt;
+    auto value = req.headers ? req.headers->find(h.name) : std::nullopt;
     if (!value || !h.matches(*value)) return false;
   }
   if (!c.query.empty()) {
     std::string scratch;
     for (const auto& q : c.query) {
-      auto value = findQueryParam(req.query, q.spec->name, scratch);
+      auto value = findQueryParam(req.query, q.name, scratch);
       if (!value || !q.matches(*value)) return false;
     }
   }
@@ -167,9 +173,10 @@ struct HostTable {
   void sortAll() {
     for (auto& [path, bucket] : exact) std::stable_sort(bucket.begin(), bucket.end(), precedes);
     sortTrie(prefix_root);
-    std::stable_sort(regexes.begin(), regexes.end(), [](const RegexBucket& a, const RegexBucket& b) {
-      return precedes(a.candidates.front(), b.candidates.front());
-    });
+    std::stable_sort(regexes.begin(), regexes.end(),
+                     [](const RegexBucket& a, const RegexBucket& b) {
+                       return precedes(a.candidates.front(), b.candidates.front());
+                     });
     std::stable_sort(defaults.begin(), defaults.end(), precedes);
   }
 
@@ -191,11 +198,17 @@ RouteTable::~RouteTable() = default;
 
 namespace {
 
-bool compileStringMatches(const std::vector<config::StringMatch>& specs,
+bool compileStringMatches(const std::vector<config::StringMatch>& specs, bool lower_case_name,
                           std::vector<CompiledStringMatch>& out, std::string& error) {
   for (const auto& s : specs) {
     CompiledStringMatch m;
     m.spec = &s;
+    m.name = s.name;
+    if (lower_case_name) {
+      // HeaderSource lookups take lower-case names; a snapshot that was not built by the
+      // translator (decoded from JSON, written by hand) must still match case-insensitively.
+      for (auto& c : m.name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
     if (s.type == config::StringMatchType::RegularExpression) {
       m.regex = std::make_unique<RE2>(s.value, RE2::Quiet);
       if (!m.regex->ok()) {
@@ -273,8 +286,8 @@ std::shared_ptr<const RouteTable> RouteTable::build(const config::ConfigSnapshot
         c.route_id = route_id;
         c.match_index = static_cast<uint32_t>(i);
         std::string error;
-        if (!compileStringMatches(c.match->headers, c.headers, error) ||
-            !compileStringMatches(c.match->query_params, c.query, error)) {
+        if (!compileStringMatches(c.match->headers, true, c.headers, error) ||
+            !compileStringMatches(c.match->query_params, false, c.query, error)) {
           if (errors) errors->push_back("route " + route.name + ": " + error);
           continue;
         }
@@ -313,8 +326,11 @@ RouteHit RouteTable::match(const RequestView& request) const {
   if (!host.empty()) {
     if (auto it = impl_->exact_hosts.find(host); it != impl_->exact_hosts.end()) {
       table = &it->second;
-    } else if (auto dot = host.find('.'); dot != std::string_view::npos && !impl_->wildcard_hosts.empty()) {
-      if (auto w = impl_->wildcard_hosts.find(host.substr(dot + 1)); w != impl_->wildcard_hosts.end()) {
+    } else if (auto dot = host.find('.');
+               dot != std::string_view::npos && dot > 0 && !impl_->wildcard_hosts.empty()) {
+      // "*.foo.com" stands for exactly one non-empty label: ".foo.com" is not "x.foo.com".
+      if (auto w = impl_->wildcard_hosts.find(host.substr(dot + 1));
+          w != impl_->wildcard_hosts.end()) {
         table = &w->second;
       }
     }

@@ -78,10 +78,11 @@ struct Session::Exchange {
   int upstream_status = 0;
   double upstream_ms = 0;
   bool head = false;
+  unsigned client_version = 11;  // as the client sent it (the request is rewritten to 1.1)
 };
 
 Session::Session(Worker& worker, net::ip::tcp::socket socket)
-    : worker_(worker), stream_(std::move(socket)) {
+    : worker_(worker), stream_(std::move(socket)), header_timer_(stream_.get_executor()) {
   boost::system::error_code ec;
   auto remote = stream_.socket().remote_endpoint(ec);
   if (!ec) {
@@ -127,11 +128,15 @@ net::awaitable<void> Session::run() {
     parser_->header_limit(opts.max_header_bytes);
     parser_->body_limit(boost::none);  // the route's own limit is enforced while streaming
     parser_->eager(false);
-    stream_.expires_after(opts.header_timeout);
+    // tcp_stream's own timeout would close the socket, leaving no way to answer 408; the
+    // header deadline cancels the read instead.
+    stream_.expires_never();
+    armHeaderDeadline(opts.header_timeout);
     auto [ec, header_bytes] = co_await bhttp::async_read_header(stream_, buffer_, *parser_, kNoThrow);
+    disarmHeaderDeadline();
     if (ec) {
       if (ec == bhttp::error::end_of_stream) break;
-      if (isTimeout(ec)) {
+      if (header_timed_out_ || isTimeout(ec)) {
         co_await rejectUnparsable(408, "request_timeout", "request header not received in time");
       } else if (ec == bhttp::error::header_limit) {
         co_await rejectUnparsable(431, "headers_too_large", "request header section too large");
@@ -152,6 +157,25 @@ net::awaitable<void> Session::run() {
   worker_.accessLog().flush();
 }
 
+void Session::armHeaderDeadline(std::chrono::steady_clock::duration timeout) {
+  const uint64_t id = ++header_deadline_id_;
+  reading_header_ = true;
+  header_timed_out_ = false;
+  header_timer_.expires_after(timeout);
+  header_timer_.async_wait([self = shared_from_this(), id](boost::system::error_code ec) {
+    // A completion that raced with disarm (or belongs to an earlier request) does nothing.
+    if (ec || id != self->header_deadline_id_ || !self->reading_header_) return;
+    self->header_timed_out_ = true;
+    boost::system::error_code ignored;
+    self->stream_.socket().cancel(ignored);  // the read completes with operation_aborted
+  });
+}
+
+void Session::disarmHeaderDeadline() {
+  reading_header_ = false;
+  header_timer_.cancel();
+}
+
 net::awaitable<void> Session::rejectUnparsable(int status, std::string_view code,
                                                std::string_view message) {
   Exchange x;
@@ -166,6 +190,7 @@ net::awaitable<bool> Session::sendLocal(Exchange& x, int status, std::string_vie
                                         std::string body, bool keep_alive,
                                         const std::vector<std::pair<std::string, std::string>>&
                                             extra_headers) {
+  if (worker_.draining()) keep_alive = false;
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
   res.set(bhttp::field::server, "atrium");
   res.set(bhttp::field::date, http::httpDate());
@@ -178,6 +203,7 @@ net::awaitable<bool> Session::sendLocal(Exchange& x, int status, std::string_vie
   res.prepare_payload();
   if (x.head) res.body().clear();  // HEAD: same headers (Content-Length included), no body
   res.keep_alive(keep_alive);
+  if (keep_alive && x.client_version < 11) res.set(bhttp::field::connection, "keep-alive");
   stream_.expires_after(worker_.options().idle_timeout);
   bhttp::response_serializer<bhttp::string_body> sr{res};
   if (x.head) sr.split(true);
@@ -227,6 +253,7 @@ net::awaitable<bool> Session::handleRequest() {
   auto& req = parser_->get();
   x.method = std::string(req.method_string());
   x.head = req.method() == bhttp::verb::head;
+  x.client_version = req.version();
   x.original_path = std::string(req.target());
   auto host_it = req.find(bhttp::field::host);
   if (host_it != req.end()) x.host = std::string(host_it->value());
@@ -506,17 +533,29 @@ net::awaitable<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
   const bool bodyless = x.head || status == 204 || status == 304;
   // A body with neither length nor chunking ends when the upstream closes; an HTTP/1.1 client
   // gets it chunked, an HTTP/1.0 client gets it close-delimited.
+  const bool client_http10 = x.client_version < 11;
   if (!bodyless && !rp.chunked() && !rp.content_length()) {
-    if (parser_->get().version() >= 11) {
+    if (!client_http10) {
       res.chunked(true);
     } else {
       client_keep = false;
     }
   }
+  // An HTTP/1.0 client cannot decode chunked framing (RFC 9112 §7.1: never send it one): the
+  // decoded body goes out as is, delimited by the close of the connection.
+  if (client_http10 && rp.chunked()) {
+    res.chunked(false);
+    client_keep = false;
+  }
+  // A drain that began while the upstream was busy: this response is the connection's last,
+  // and the client is told so rather than finding out by a reset on its next request.
+  if (worker_.draining()) client_keep = false;
   http::prepareDownstreamResponse(res, x.request_id);
   http::applyHeaderModifier(res, spec.response_headers);
   res.version(11);
   res.keep_alive(client_keep);
+  // HTTP/1.0 defaults to close: a 1.0 client that asked for keep-alive must be told it got it.
+  if (client_keep && client_http10) res.set(bhttp::field::connection, "keep-alive");
   x.status = status;
 
   const std::chrono::milliseconds idle_timeout(spec.timeouts.idle_ms);

@@ -8,6 +8,7 @@
 // per operation.)
 #include <array>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -65,8 +66,17 @@ class Session : public std::enable_shared_from_this<Session> {
                                                 std::string_view message);
   void finish(Exchange& x);
 
+  // Starts the request-header deadline: when it passes, the pending header read is cancelled
+  // (not the socket closed, as tcp_stream's own timeout would) so a 408 can still be sent.
+  void armHeaderDeadline(std::chrono::steady_clock::duration timeout);
+  void disarmHeaderDeadline();
+
   Worker& worker_;
   boost::beast::tcp_stream stream_;
+  boost::asio::steady_timer header_timer_;
+  uint64_t header_deadline_id_ = 0;  // tells a stale timer completion from the current one
+  bool reading_header_ = false;
+  bool header_timed_out_ = false;
   boost::beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
   std::string client_ip_;

@@ -7,18 +7,27 @@ namespace atrium::common {
 
 namespace {
 
+// Reads a non-negative decimal number ("12", "1.5", ".5", "5.") from the front of `text`.
+// Exactly one optional '.', so "1..5" or "1.2.3" are not silently read as a prefix.
 bool parseNumber(std::string_view& text, double& value) {
   size_t i = 0;
-  bool digits = false;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
-    digits = digits || text[i] != '.';
-    ++i;
+  bool digits = false, dot = false;
+  for (; i < text.size(); ++i) {
+    const char c = text[i];
+    if (std::isdigit(static_cast<unsigned char>(c))) {
+      digits = true;
+    } else if (c == '.' && !dot) {
+      dot = true;
+    } else {
+      break;
+    }
   }
   if (!digits) return false;
+  if (i < text.size() && text[i] == '.') return false;  // a second '.'
   try {
     value = std::stod(std::string(text.substr(0, i)));
   } catch (...) {
-    return false;
+    return false;  // out of range
   }
   text.remove_prefix(i);
   return true;
@@ -29,6 +38,7 @@ bool parseNumber(std::string_view& text, double& value) {
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text,
                                                        int64_t bare_number_unit_ms) {
   if (text.empty()) return std::nullopt;
+  if (text == "0") return std::chrono::milliseconds(0);  // Go accepts a unit-less zero
   double total_ms = 0;
   bool first = true;
   while (!text.empty()) {
@@ -45,6 +55,10 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text,
       unit_ms = 1, text.remove_prefix(2);
     } else if (text.rfind("us", 0) == 0) {
       unit_ms = 0.001, text.remove_prefix(2);
+    } else if (text.rfind("\u00b5s", 0) == 0 || text.rfind("\u03bcs", 0) == 0) {  // Go's µs
+      unit_ms = 0.001, text.remove_prefix(3);
+    } else if (text.rfind("ns", 0) == 0) {
+      unit_ms = 0.000001, text.remove_prefix(2);
     } else if (text.front() == 's') {
       unit_ms = 1000, text.remove_prefix(1);
     } else if (text.front() == 'm') {

@@ -7,9 +7,10 @@
 
 namespace atrium::common {
 
-// Go-style durations ("1h30m", "500ms", "2s", "1.5s") and the SPEC's period shorthands
-// ("1s", "1m", "1h", "1d"). With `bare_number_unit_ms` > 0, a plain number ("60") is accepted and
-// multiplied by it (ingress-nginx timeouts are plain seconds). Negative or overflowing → nullopt.
+// Go-style durations ("1h30m", "500ms", "2s", "1.5s", units ns/us/µs/ms/s/m/h, a unit-less "0")
+// and the SPEC's period shorthands ("1s", "1m", "1h", "1d"); rounded to milliseconds. With
+// `bare_number_unit_ms` > 0, a plain number ("60") is accepted and multiplied by it (ingress-nginx
+// timeouts are plain seconds). Negative or overflowing → nullopt.
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text,
                                                        int64_t bare_number_unit_ms = 0);
 
