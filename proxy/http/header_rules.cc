@@ -55,7 +55,8 @@ std::string_view httpDate() {
   return {buf, len};
 }
 
-void removeHopByHop(bhttp::fields& fields) {
+template <class Fields>
+void removeHopByHop(Fields& fields) {
   // Headers named in Connection are hop-by-hop too ("Connection: close, X-Secret"), in every
   // Connection line. Framing and Host are never removed that way: the body is relayed with the
   // framing it arrived with, and a next hop that lost Content-Length or Transfer-Encoding would
@@ -83,7 +84,8 @@ void removeHopByHop(bhttp::fields& fields) {
   fields.erase(bhttp::field::proxy_authorization);
 }
 
-void prepareUpstreamRequest(bhttp::fields& fields, std::string_view original_host,
+template <class Fields>
+void prepareUpstreamRequest(Fields& fields, std::string_view original_host,
                             std::string_view client_ip, uint16_t listener_port,
                             std::string_view request_id, std::string_view scheme) {
   removeHopByHop(fields);
@@ -114,14 +116,16 @@ void prepareUpstreamRequest(bhttp::fields& fields, std::string_view original_hos
                                                                : std::string_view(tp->value())));
 }
 
-void prepareDownstreamResponse(bhttp::fields& fields, std::string_view request_id) {
+template <class Fields>
+void prepareDownstreamResponse(Fields& fields, std::string_view request_id) {
   removeHopByHop(fields);
   fields.set(bhttp::field::server, "atrium");
   if (fields.find(bhttp::field::date) == fields.end()) fields.set(bhttp::field::date, httpDate());
   fields.set("X-Request-Id", request_id);
 }
 
-void applyHeaderModifier(bhttp::fields& fields, const config::HeaderModifier& mod) {
+template <class Fields>
+void applyHeaderModifier(Fields& fields, const config::HeaderModifier& mod) {
   for (const auto& [name, value] : mod.set) fields.set(name, value);
   for (const auto& [name, value] : mod.add) {
     // Appends to the existing value; several existing lines are joined first so none is lost.
@@ -137,7 +141,8 @@ void applyHeaderModifier(bhttp::fields& fields, const config::HeaderModifier& mo
   for (const auto& name : mod.remove) fields.erase(name);
 }
 
-bool takeExpectContinue(bhttp::fields& fields) {
+template <class Fields>
+bool takeExpectContinue(Fields& fields) {
   auto it = fields.find(bhttp::field::expect);
   if (it == fields.end()) return false;
   const bool is_continue = boost::beast::iequals(trim(it->value()), "100-continue");
@@ -198,5 +203,17 @@ std::string redirectLocation(const config::Redirect& redirect, const config::Rou
   }
   return location;
 }
+
+// The plain allocator (tests, admin) and the per-request arena (the proxy's hot path).
+#define ATRIUM_INSTANTIATE_HEADER_RULES(F)                                                    \
+  template void removeHopByHop<F>(F&);                                                      \
+  template void prepareUpstreamRequest<F>(F&, std::string_view, std::string_view, uint16_t,  \
+                                          std::string_view, std::string_view);             \
+  template void prepareDownstreamResponse<F>(F&, std::string_view);                         \
+  template void applyHeaderModifier<F>(F&, const config::HeaderModifier&);                  \
+  template bool takeExpectContinue<F>(F&);
+ATRIUM_INSTANTIATE_HEADER_RULES(bhttp::fields)
+ATRIUM_INSTANTIATE_HEADER_RULES(PmrFields)
+#undef ATRIUM_INSTANTIATE_HEADER_RULES
 
 }  // namespace atrium::proxy::http

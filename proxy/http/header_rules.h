@@ -3,6 +3,7 @@
 // semantics). Kept apart from the session so each rule can be unit-tested on plain messages.
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
+#include <memory_resource>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,10 @@ class RE2;
 
 namespace atrium::proxy::http {
 
+// Header fields allocated from a per-request arena (std::pmr), as the proxy's sessions use. The
+// field functions below are instantiated for it and for Beast's default `fields`.
+using PmrFields = boost::beast::http::basic_fields<std::pmr::polymorphic_allocator<char>>;
+
 // True for a Transfer-Encoding value that is exactly "chunked" (any case, optional spaces).
 // Anything else ("gzip, chunked", "identity", "chunked, chunked") is refused: proxies that
 // disagree about such values are how requests get smuggled.
@@ -25,25 +30,30 @@ std::string_view httpDate();
 
 // Removes hop-by-hop headers (RFC 9110 §7.6.1): Connection and every header it lists,
 // Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade, Proxy-Authorization.
-void removeHopByHop(boost::beast::http::fields& fields);
+template <class Fields>
+void removeHopByHop(Fields& fields);
 
 // Client request → upstream request: hop-by-hop removed, client-sent X-Consumer-* removed (only
 // the gateway may assert an identity), X-Forwarded-For appended, X-Forwarded-Proto/Host/Port,
 // X-Request-Id and a W3C traceparent with a new span id set.
-void prepareUpstreamRequest(boost::beast::http::fields& fields, std::string_view original_host,
+template <class Fields>
+void prepareUpstreamRequest(Fields& fields, std::string_view original_host,
                             std::string_view client_ip, uint16_t listener_port,
                             std::string_view request_id, std::string_view scheme = "http");
 
 // Upstream response → client response: hop-by-hop removed, Server: atrium, a Date if the
 // upstream sent none, X-Request-Id echoed.
-void prepareDownstreamResponse(boost::beast::http::fields& fields, std::string_view request_id);
+template <class Fields>
+void prepareDownstreamResponse(Fields& fields, std::string_view request_id);
 
 // Gateway API header filter: `set` replaces, `add` appends to an existing value (comma), then
 // `remove` deletes.
-void applyHeaderModifier(boost::beast::http::fields& fields, const config::HeaderModifier& mod);
+template <class Fields>
+void applyHeaderModifier(Fields& fields, const config::HeaderModifier& mod);
 
 // Removes "Expect: 100-continue" and says whether it was there.
-bool takeExpectContinue(boost::beast::http::fields& fields);
+template <class Fields>
+bool takeExpectContinue(Fields& fields);
 
 // The path to send upstream after the route's rewrite (regex, full path or matched prefix).
 std::string rewritePath(const config::Route& route, const re2::RE2* rewrite_regex,

@@ -3,15 +3,16 @@
 #include <re2/re2.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
+#include <span>
 
 #include "proxy/http/error_reply.h"
 #include "proxy/http/header_rules.h"
 #include "proxy/http/request_id.h"
+#include "proxy/http/wire_format.h"
 #include "proxy/server/worker.h"
 #include "proxy/upstream/cluster.h"
 #include "proxy/upstream/connection_pool.h"
@@ -22,15 +23,16 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
 
 namespace {
 
-constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
+constexpr auto kNoThrow = net::as_tuple(net::use_awaitable_t<Executor>{});
 
 // Header lookups for the router, over the parsed request.
 class FieldsHeaderSource : public router::HeaderSource {
  public:
-  explicit FieldsHeaderSource(const bhttp::fields& fields) : fields_(fields) {}
+  explicit FieldsHeaderSource(const http::PmrFields& fields) : fields_(fields) {}
   std::optional<std::string_view> find(std::string_view lower_name) const override {
     auto it = fields_.find(lower_name);
     if (it == fields_.end()) return std::nullopt;
@@ -38,13 +40,11 @@ class FieldsHeaderSource : public router::HeaderSource {
   }
 
  private:
-  const bhttp::fields& fields_;
+  const http::PmrFields& fields_;
 };
 
-bool isTimeout(const boost::system::error_code& ec) { return ec == beast::error::timeout; }
-
-observability::UpstreamErrorReason classify(const boost::system::error_code& ec) {
-  if (isTimeout(ec)) return observability::UpstreamErrorReason::kTimeout;
+observability::UpstreamErrorReason classify(const boost::system::error_code& ec, bool timed_out) {
+  if (timed_out) return observability::UpstreamErrorReason::kTimeout;
   if (ec == net::error::connection_reset || ec == net::error::eof ||
       ec == bhttp::error::end_of_stream || ec == net::error::broken_pipe ||
       ec == bhttp::error::partial_message) {
@@ -58,6 +58,16 @@ observability::UpstreamErrorReason classify(const boost::system::error_code& ec)
 
 double msSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+std::string_view reasonPhrase(unsigned status) {
+  auto r = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  return {r.data(), r.size()};
+}
+
+bool isStaleConnectionError(const boost::system::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == net::error::connection_reset ||
+         ec == net::error::eof || ec == net::error::broken_pipe;
 }
 
 }  // namespace
@@ -81,22 +91,24 @@ struct Session::Exchange {
   unsigned client_version = 11;  // as the client sent it (the request is rewritten to 1.1)
 };
 
-Session::Session(Worker& worker, net::ip::tcp::socket socket)
-    : worker_(worker), stream_(std::move(socket)), header_timer_(stream_.get_executor()) {
+Session::Session(Worker& worker, Socket socket) : worker_(worker), socket_(std::move(socket)) {
   boost::system::error_code ec;
-  auto remote = stream_.socket().remote_endpoint(ec);
+  auto remote = socket_.remote_endpoint(ec);
   if (!ec) {
     auto addr = remote.address();
     client_ip_ = addr.to_string();
-    client_ip_bytes_ = addr.is_v4() ? net::ip::make_address_v6(net::ip::v4_mapped, addr.to_v4()).to_bytes()
-                                     : addr.to_v6().to_bytes();
+    client_ip_bytes_ = addr.is_v4()
+                           ? net::ip::make_address_v6(net::ip::v4_mapped, addr.to_v4()).to_bytes()
+                           : addr.to_v6().to_bytes();
   }
-  stream_.socket().set_option(net::ip::tcp::no_delay(true), ec);
+  socket_.set_option(net::ip::tcp::no_delay(true), ec);
   worker_.add(this);
   worker_.metrics().active_connections.fetch_add(1, std::memory_order_relaxed);
 }
 
 Session::~Session() {
+  parser_.reset();  // its fields live in the scratch arena
+  if (scratch_) worker_.returnScratch(std::move(scratch_));
   worker_.remove(this);
   worker_.metrics().active_connections.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -104,11 +116,25 @@ Session::~Session() {
 void Session::closeIfIdle() {
   if (!idle_) return;
   boost::system::error_code ec;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
-  stream_.socket().close(ec);
+  socket_.shutdown(net::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
 }
 
-net::awaitable<void> Session::run() {
+void Session::onDeadline() {
+  timed_out_ = true;
+  clearDeadline();
+  boost::system::error_code ignored;
+  // The pending operation completes with operation_aborted; the coroutine sees timed_out_.
+  socket_.cancel(ignored);
+  if (active_upstream_) active_upstream_->cancel(ignored);
+}
+
+void Session::releaseScratch() {
+  parser_.reset();
+  if (scratch_) worker_.returnScratch(std::move(scratch_));
+}
+
+Task<void> Session::run() {
   auto self = shared_from_this();  // keeps the session alive across suspensions
   const auto& opts = worker_.options();
   for (;;) {
@@ -118,25 +144,25 @@ net::awaitable<void> Session::run() {
     // (slowloris) is cut off after header_timeout, not after idle_timeout per byte.
     if (buffer_.size() == 0) {
       idle_ = true;
-      stream_.expires_after(opts.idle_timeout);
-      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(8192), kNoThrow);
+      setDeadline(std::chrono::duration_cast<milliseconds>(opts.idle_timeout));
+      auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), kNoThrow);
+      clearDeadline();
       idle_ = false;
       if (ec) break;  // closed, timed out while idle, or drained: nothing to answer
       buffer_.commit(n);
     }
-    parser_.emplace();
+    scratch_ = worker_.takeScratch();
+    parser_.emplace(std::piecewise_construct, std::make_tuple(),
+                    std::make_tuple(Alloc(&scratch_->arena)));
     parser_->header_limit(opts.max_header_bytes);
     parser_->body_limit(boost::none);  // the route's own limit is enforced while streaming
     parser_->eager(false);
-    // tcp_stream's own timeout would close the socket, leaving no way to answer 408; the
-    // header deadline cancels the read instead.
-    stream_.expires_never();
-    armHeaderDeadline(opts.header_timeout);
-    auto [ec, header_bytes] = co_await bhttp::async_read_header(stream_, buffer_, *parser_, kNoThrow);
-    disarmHeaderDeadline();
+    setDeadline(std::chrono::duration_cast<milliseconds>(opts.header_timeout));
+    auto [ec, header_bytes] = co_await bhttp::async_read_header(socket_, buffer_, *parser_, kNoThrow);
+    clearDeadline();
     if (ec) {
       if (ec == bhttp::error::end_of_stream) break;
-      if (header_timed_out_ || isTimeout(ec)) {
+      if (timed_out_) {
         co_await rejectUnparsable(408, "request_timeout", "request header not received in time");
       } else if (ec == bhttp::error::header_limit) {
         co_await rejectUnparsable(431, "headers_too_large", "request header section too large");
@@ -149,83 +175,122 @@ net::awaitable<void> Session::run() {
       break;
     }
     bool keep_alive = co_await handleRequest();
+    releaseScratch();
     if (!keep_alive) break;
   }
+  releaseScratch();
+  if (linger_) co_await lingeringClose();
   boost::system::error_code ignored;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-  stream_.socket().close(ignored);
+  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+  socket_.close(ignored);
   worker_.accessLog().flush();
 }
 
-void Session::armHeaderDeadline(std::chrono::steady_clock::duration timeout) {
-  const uint64_t id = ++header_deadline_id_;
-  reading_header_ = true;
-  header_timed_out_ = false;
-  header_timer_.expires_after(timeout);
-  header_timer_.async_wait([self = shared_from_this(), id](boost::system::error_code ec) {
-    // A completion that raced with disarm (or belongs to an earlier request) does nothing.
-    if (ec || id != self->header_deadline_id_ || !self->reading_header_) return;
-    self->header_timed_out_ = true;
-    boost::system::error_code ignored;
-    self->stream_.socket().cancel(ignored);  // the read completes with operation_aborted
-  });
+Task<void> Session::lingeringClose() {
+  boost::system::error_code ec;
+  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  // Up to 1 s and 64 KiB: enough for the client to see the response, bounded for the server.
+  setDeadline(milliseconds(1000));
+  size_t discarded = 0;
+  while (discarded < 64 * 1024) {
+    buffer_.clear();
+    auto [rec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), kNoThrow);
+    if (rec) break;
+    discarded += n;
+  }
+  clearDeadline();
 }
 
-void Session::disarmHeaderDeadline() {
-  reading_header_ = false;
-  header_timer_.cancel();
-}
-
-net::awaitable<void> Session::rejectUnparsable(int status, std::string_view code,
-                                               std::string_view message) {
+Task<void> Session::rejectUnparsable(int status, std::string_view code, std::string_view message) {
   Exchange x;
   x.request_id = http::newRequestId();
   x.config = worker_.config();
   x.method = "-";
+  linger_ = true;
   co_await sendError(x, status, code, message, false);
   finish(x);
 }
 
-net::awaitable<bool> Session::sendLocal(Exchange& x, int status, std::string_view content_type,
-                                        std::string body, bool keep_alive,
-                                        const std::vector<std::pair<std::string, std::string>>&
-                                            extra_headers) {
-  if (worker_.draining()) keep_alive = false;
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
-  res.set(bhttp::field::server, "atrium");
-  res.set(bhttp::field::date, http::httpDate());
-  if (!content_type.empty()) res.set(bhttp::field::content_type, content_type);
-  res.set("X-Request-Id", x.request_id);
-  for (const auto& [name, value] : extra_headers) res.set(name, value);
-  x.status = status;
-  x.bytes_out = x.head ? 0 : body.size();
-  res.body() = std::move(body);
-  res.prepare_payload();
-  if (x.head) res.body().clear();  // HEAD: same headers (Content-Length included), no body
-  res.keep_alive(keep_alive);
-  if (keep_alive && x.client_version < 11) res.set(bhttp::field::connection, "keep-alive");
-  stream_.expires_after(worker_.options().idle_timeout);
-  bhttp::response_serializer<bhttp::string_body> sr{res};
-  if (x.head) sr.split(true);
-  boost::system::error_code ec;
-  if (x.head) {
-    std::tie(ec, std::ignore) = co_await bhttp::async_write_header(stream_, sr, kNoThrow);
-  } else {
-    std::tie(ec, std::ignore) = co_await bhttp::async_write(stream_, sr, kNoThrow);
+Task<boost::system::error_code> Session::writeFramed(Socket& socket, std::string_view head,
+                                                     const char* data, size_t size, bool chunked,
+                                                     bool last) {
+  // One gather-write per piece: head, chunk framing and data go out in a single syscall.
+  std::array<net::const_buffer, 5> bufs;
+  size_t n = 0;
+  if (!head.empty()) bufs[n++] = net::buffer(head);
+  if (chunked && size > 0) {
+    chunk_line_.clear();
+    http::appendChunkSize(chunk_line_, size);
+    bufs[n++] = net::buffer(chunk_line_);
+    bufs[n++] = net::buffer(data, size);
+    bufs[n++] = net::buffer(http::kCrlf);
+  } else if (size > 0) {
+    bufs[n++] = net::buffer(data, size);
   }
+  if (chunked && last) bufs[n++] = net::buffer(http::kLastChunk);
+  if (n == 0) co_return boost::system::error_code{};
+  auto [ec, written] =
+      co_await net::async_write(socket, std::span<const net::const_buffer>(bufs.data(), n), kNoThrow);
+  co_return ec;
+}
+
+Task<bool> Session::sendLocal(Exchange& x, int status, std::string_view content_type,
+                              std::string_view body, bool keep_alive,
+                              std::string_view extra_header_name,
+                              std::string_view extra_header_value) {
+  if (worker_.draining()) keep_alive = false;
+  // 1xx, 204 and 304 carry no body and no Content-Length (RFC 9110 §8.6).
+  const bool no_body = status < 200 || status == 204 || status == 304;
+  x.status = status;
+  x.bytes_out = (x.head || no_body) ? 0 : body.size();
+  head_.clear();
+  head_ += "HTTP/1.1 ";
+  head_ += std::to_string(status);
+  head_ += ' ';
+  head_ += reasonPhrase(static_cast<unsigned>(status));
+  head_ += "\r\nServer: atrium\r\nDate: ";
+  head_ += http::httpDate();
+  if (!content_type.empty()) {
+    head_ += "\r\nContent-Type: ";
+    head_ += content_type;
+  }
+  head_ += "\r\nX-Request-Id: ";
+  head_ += x.request_id;
+  if (!extra_header_name.empty()) {
+    head_ += "\r\n";
+    head_ += extra_header_name;
+    head_ += ": ";
+    head_ += extra_header_value;
+  }
+  if (!no_body) {
+    head_ += "\r\nContent-Length: ";
+    head_ += std::to_string(body.size());
+  }
+  if (!keep_alive) {
+    head_ += "\r\nConnection: close";
+  } else if (x.client_version < 11) {
+    head_ += "\r\nConnection: keep-alive";  // HTTP/1.0 defaults to close: say it stays open
+  }
+  head_ += "\r\n\r\n";
+  setDeadline(std::chrono::duration_cast<milliseconds>(worker_.options().idle_timeout));
+  const bool with_body = !x.head && !no_body;
+  auto ec = co_await writeFramed(socket_, head_, with_body ? body.data() : nullptr,
+                                 with_body ? body.size() : 0, false, false);
+  clearDeadline();
   co_return !ec && keep_alive;
 }
 
-net::awaitable<bool> Session::sendError(Exchange& x, int status, std::string_view code,
-                                        std::string_view message, bool keep_alive) {
-  co_return co_await sendLocal(x, status, "application/json",
-                               http::errorBody(status, code, message, x.request_id), keep_alive);
+Task<bool> Session::sendError(Exchange& x, int status, std::string_view code,
+                              std::string_view message, bool keep_alive) {
+  if (!keep_alive) linger_ = true;
+  const std::string body = http::errorBody(status, code, message, x.request_id);
+  co_return co_await sendLocal(x, status, "application/json", body, keep_alive);
 }
 
 void Session::finish(Exchange& x) {
   const double ms = msSince(x.start);
-  const auto& metrics = x.route ? x.route->metrics
-                                : (x.config ? x.config->unmatchedMetrics() : nullptr);
+  const auto& metrics =
+      x.route ? x.route->metrics : (x.config ? x.config->unmatchedMetrics() : nullptr);
   if (metrics) metrics->recordRequest(x.method, x.status, ms / 1000.0);
   auto& log = worker_.accessLog();
   if (log.enabled()) {
@@ -246,8 +311,7 @@ void Session::finish(Exchange& x) {
     log.append(e);
   }
 }
-
-net::awaitable<bool> Session::handleRequest() {
+Task<bool> Session::handleRequest() {
   Exchange x;
   x.config = worker_.config();
   auto& req = parser_->get();
@@ -323,11 +387,8 @@ net::awaitable<bool> Session::handleRequest() {
   if (spec.redirect) {
     std::string location = http::redirectLocation(*spec.redirect, *hit.match, target_, x.host,
                                                   "http", worker_.port());
-    // Built outside the co_await: GCC 12 miscompiles initializer lists inside one.
-    std::vector<std::pair<std::string, std::string>> headers_out;
-    headers_out.emplace_back("Location", std::move(location));
     bool kept = co_await sendLocal(x, spec.redirect->status_code, "", "", can_keep_without_body,
-                                   headers_out);
+                                   "Location", location);
     finish(x);
     co_return kept;
   }
@@ -343,31 +404,36 @@ net::awaitable<bool> Session::handleRequest() {
   co_return kept;
 }
 
-net::awaitable<std::unique_ptr<upstream::UpstreamConnection>> Session::connect(
-    const upstream::EndpointTarget& target, std::chrono::milliseconds timeout,
-    boost::system::error_code& ec) {
-  auto conn = std::make_unique<upstream::UpstreamConnection>(stream_.get_executor());
+Task<std::unique_ptr<upstream::UpstreamConnection>> Session::connect(
+    const upstream::EndpointTarget& target, milliseconds timeout, boost::system::error_code& ec) {
+  auto conn = std::make_unique<upstream::UpstreamConnection>(socket_.get_executor());
   conn->key = target.key;
-  conn->stream.expires_after(timeout);
+  setDeadline(timeout);
+  active_upstream_ = &conn->socket;
   if (target.is_ip) {
-    std::tie(ec) = co_await conn->stream.async_connect(target.address, kNoThrow);
+    std::tie(ec) = co_await conn->socket.async_connect(target.address, kNoThrow);
   } else {
     // ExternalName services and URL backends with DNS names resolve per new connection.
-    net::ip::tcp::resolver resolver(stream_.get_executor());
-    auto [rec, results] = co_await resolver.async_resolve(target.host, std::to_string(target.port), kNoThrow);
+    net::ip::basic_resolver<net::ip::tcp, Executor> resolver(socket_.get_executor());
+    auto [rec, results] =
+        co_await resolver.async_resolve(target.host, std::to_string(target.port), kNoThrow);
     ec = rec;
-    if (!ec) std::tie(ec, std::ignore) = co_await conn->stream.async_connect(results, kNoThrow);
+    if (!ec) std::tie(ec, std::ignore) = co_await net::async_connect(conn->socket, results, kNoThrow);
   }
+  active_upstream_ = nullptr;
+  clearDeadline();
+  if (timed_out_ && ec) ec = net::error::timed_out;
   if (ec) co_return nullptr;
   boost::system::error_code ignored;
-  conn->stream.socket().set_option(net::ip::tcp::no_delay(true), ignored);
+  conn->socket.set_option(net::ip::tcp::no_delay(true), ignored);
   co_return conn;
 }
 
-net::awaitable<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
+Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
   const config::Route& spec = *route.route;
   auto& req = parser_->get();
   const bool has_body = parser_->chunked() || parser_->content_length().value_or(0) > 0;
+  const bool request_chunked = parser_->chunked();
   bool client_keep = req.keep_alive() && !worker_.draining();
 
   // --- Pick the backend (weighted), then the endpoint (round robin).
@@ -386,26 +452,28 @@ net::awaitable<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
     co_return client_keep && !has_body;
   }
 
-  // --- Rewrite the request in place into what the upstream gets.
-  std::string path = http::rewritePath(spec, route.rewrite_regex.get(), *x.match, target_.path);
-  std::string new_target = path;
+  // --- Rewrite the request into what the upstream gets; its head is written once, here.
+  std::string target = http::rewritePath(spec, route.rewrite_regex.get(), *x.match, target_.path);
   if (!target_.query.empty()) {
-    new_target.push_back('?');
-    new_target.append(target_.query);
+    target.push_back('?');
+    target.append(target_.query);
   }
-  http::prepareUpstreamRequest(req, x.host, client_ip_, worker_.port(), x.request_id);
-  req.target(new_target);
+  http::PmrFields& fields = req;
+  http::prepareUpstreamRequest(fields, x.host, client_ip_, worker_.port(), x.request_id);
   if (!spec.rewrite.hostname.empty()) req.set(bhttp::field::host, spec.rewrite.hostname);
-  http::applyHeaderModifier(req, spec.request_headers);
+  http::applyHeaderModifier(fields, spec.request_headers);
   // "Expect: 100-continue" is answered here (as nginx does), so the upstream never waits on it.
-  const bool expect_continue = http::takeExpectContinue(req);
-  req.version(11);
-  req.keep_alive(true);
+  const bool expect_continue = http::takeExpectContinue(fields);
+  // Hop-by-hop headers are gone: without a Connection header HTTP/1.1 means keep-alive.
+  head_.clear();
+  http::appendRequestHead(head_, req.method_string(), target, req);
 
   const auto timeouts = spec.timeouts;
-  const std::chrono::milliseconds request_timeout(timeouts.request_ms);
-  const std::chrono::milliseconds idle_timeout(timeouts.idle_ms);
+  const milliseconds request_timeout(timeouts.request_ms);
+  const milliseconds idle_timeout(timeouts.idle_ms);
   const uint64_t body_limit = spec.max_request_body_bytes;
+  char* const body_buf = scratch_->body.data();
+  const size_t body_cap = scratch_->body.size();
 
   std::unique_ptr<upstream::UpstreamConnection> conn;
   std::optional<ResponseParser> rp;
@@ -413,106 +481,109 @@ net::awaitable<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
   const size_t max_attempts = std::min<size_t>(3, cluster.size() + 1);
   const auto upstream_start = Clock::now();
   for (size_t attempt = 0;; ++attempt) {
-    const upstream::EndpointTarget& target = cluster.pick();
-    x.upstream = target.key;
+    const upstream::EndpointTarget& endpoint = cluster.pick();
+    x.upstream = endpoint.key;
     bool reused = false;
     boost::system::error_code ec;
-    conn = worker_.pool().take(target.key);
+    conn = worker_.pool().take(endpoint.key);
     if (conn) {
       reused = true;
     } else {
-      conn = co_await connect(target, std::chrono::milliseconds(timeouts.connect_ms), ec);
+      conn = co_await connect(endpoint, milliseconds(timeouts.connect_ms), ec);
       if (!conn) {
-        route.metrics->recordUpstreamError(isTimeout(ec) ? observability::UpstreamErrorReason::kTimeout
-                                                         : observability::UpstreamErrorReason::kConnectFailure);
+        const bool timeout = ec == net::error::timed_out;
+        route.metrics->recordUpstreamError(timeout ? observability::UpstreamErrorReason::kTimeout
+                                                   : observability::UpstreamErrorReason::kConnectFailure);
         if (attempt + 1 < max_attempts) continue;  // nothing was sent: another endpoint may do
-        co_await sendError(x, isTimeout(ec) ? 504 : 502, isTimeout(ec) ? "upstream_timeout" : "bad_gateway",
+        co_await sendError(x, timeout ? 504 : 502, timeout ? "upstream_timeout" : "bad_gateway",
                            "could not connect to the upstream", client_keep && !has_body);
         co_return client_keep && !has_body;
       }
     }
     ++conn->uses;
 
-    // --- Send the request: header (and, for bodies, the first chunk with it), then stream.
-    bhttp::request_serializer<bhttp::buffer_body> sr{req};
+    // --- Send the request: the head (with the first piece of body, if any), then stream.
     if (!has_body) {
-      req.body().data = nullptr;
-      req.body().size = 0;
-      req.body().more = false;
-      conn->stream.expires_after(request_timeout);
-      std::tie(ec, std::ignore) = co_await bhttp::async_write(conn->stream, sr, kNoThrow);
+      setDeadline(request_timeout);
+      active_upstream_ = &conn->socket;
+      ec = co_await writeFramed(conn->socket, head_, nullptr, 0, false, false);
+      active_upstream_ = nullptr;
+      clearDeadline();
     } else {
       if (expect_continue && !body_sent) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        stream_.expires_after(idle_timeout);
-        auto [cec, n] = co_await net::async_write(stream_, net::buffer(kContinue), kNoThrow);
+        setDeadline(idle_timeout);
+        auto [cec, n] = co_await net::async_write(socket_, net::buffer(kContinue), kNoThrow);
+        clearDeadline();
         if (cec) co_return false;
       }
       uint64_t received = 0;
-      bool client_failed = false;
-      while (!ec) {
-        req.body().data = body_buffer_.data();
-        req.body().size = body_buffer_.size();
+      bool first = true;
+      for (;;) {
+        req.body().data = body_buf;
+        req.body().size = body_cap;
         if (!parser_->is_done()) {
-          stream_.expires_after(idle_timeout);
-          auto [rec, n] = co_await bhttp::async_read(stream_, buffer_, *parser_, kNoThrow);
+          setDeadline(idle_timeout);
+          auto [rec, n] = co_await bhttp::async_read(socket_, buffer_, *parser_, kNoThrow);
+          clearDeadline();
           if (rec == bhttp::error::need_buffer) rec = {};
-          if (rec) {
-            client_failed = true;
-            break;
-          }
+          if (rec) co_return false;  // the client vanished or sent a bad body: nothing to answer
         }
-        const size_t n = body_buffer_.size() - req.body().size;
+        const size_t n = body_cap - req.body().size;
         received += n;
         if (received > body_limit) {
           co_await sendError(x, 413, "payload_too_large", "request body exceeds the limit", false);
           co_return false;  // the upstream connection is dropped with the half-sent request
         }
-        req.body().data = n ? body_buffer_.data() : nullptr;
-        req.body().size = n;
-        req.body().more = !parser_->is_done();
+        const bool last = parser_->is_done();
         body_sent = true;
-        conn->stream.expires_after(request_timeout);
-        std::tie(ec, std::ignore) = co_await bhttp::async_write(conn->stream, sr, kNoThrow);
-        if (ec == bhttp::error::need_buffer) ec = {};
-        if (sr.is_done()) break;
+        setDeadline(request_timeout);
+        active_upstream_ = &conn->socket;
+        ec = co_await writeFramed(conn->socket, first ? std::string_view(head_) : std::string_view(),
+                                  body_buf, n, request_chunked, last);
+        active_upstream_ = nullptr;
+        clearDeadline();
+        first = false;
+        if (ec || last) break;
       }
-      if (client_failed) co_return false;  // client vanished mid-body: nothing to answer
     }
     if (ec) {
-      route.metrics->recordUpstreamError(classify(ec));
+      route.metrics->recordUpstreamError(classify(ec, timed_out_));
       // A pooled connection the upstream had already closed: retry on a fresh one, but only if
       // no body byte was sent (the request may not be replayable otherwise).
-      if (reused && !body_sent && attempt + 1 < max_attempts + 1) continue;
-      co_await sendError(x, isTimeout(ec) ? 504 : 502, isTimeout(ec) ? "upstream_timeout" : "bad_gateway",
+      if (reused && !body_sent && !timed_out_ && attempt + 1 < max_attempts + 1) continue;
+      const bool timeout = timed_out_;
+      co_await sendError(x, timeout ? 504 : 502, timeout ? "upstream_timeout" : "bad_gateway",
                          "error sending the request upstream", false);
       co_return false;
     }
 
     // --- Read the response header (skipping interim 1xx responses).
-    rp.emplace();
-    rp->header_limit(worker_.options().max_header_bytes);
-    rp->body_limit(boost::none);
-    if (x.head) rp->skip(true);
-    conn->stream.expires_after(request_timeout);
-    std::tie(ec, std::ignore) = co_await bhttp::async_read_header(conn->stream, conn->buffer, *rp, kNoThrow);
-    while (!ec && rp->get().result_int() / 100 == 1) {
-      rp.emplace();
+    setDeadline(request_timeout);
+    active_upstream_ = &conn->socket;
+    do {
+      rp.emplace(std::piecewise_construct, std::make_tuple(),
+                 std::make_tuple(Alloc(&scratch_->arena)));
       rp->header_limit(worker_.options().max_header_bytes);
       rp->body_limit(boost::none);
       if (x.head) rp->skip(true);
-      std::tie(ec, std::ignore) = co_await bhttp::async_read_header(conn->stream, conn->buffer, *rp, kNoThrow);
-    }
+      std::tie(ec, std::ignore) =
+          co_await bhttp::async_read_header(conn->socket, conn->buffer, *rp, kNoThrow);
+    } while (!ec && rp->get().result_int() / 100 == 1);
+    active_upstream_ = nullptr;
+    clearDeadline();
     if (ec) {
-      route.metrics->recordUpstreamError(classify(ec));
-      const bool stale = reused && !body_sent && conn->buffer.size() == 0 &&
-                         (ec == bhttp::error::end_of_stream || ec == net::error::connection_reset ||
-                          ec == net::error::eof);
+      const bool timeout = timed_out_;
+      route.metrics->recordUpstreamError(classify(ec, timeout));
+      const bool stale = reused && !body_sent && !timeout && conn->buffer.size() == 0 &&
+                         isStaleConnectionError(ec);
       if (stale && attempt + 1 < max_attempts + 1) continue;
-      co_await sendError(x, isTimeout(ec) ? 504 : 502, isTimeout(ec) ? "upstream_timeout" : "bad_gateway",
-                         isTimeout(ec) ? "the upstream did not answer in time" : "invalid response from the upstream",
-                         client_keep && parser_->is_done());
-      co_return client_keep && parser_->is_done();
+      const bool keep = client_keep && parser_->is_done();
+      co_await sendError(x, timeout ? 504 : 502, timeout ? "upstream_timeout" : "bad_gateway",
+                         timeout ? "the upstream did not answer in time"
+                                 : "invalid response from the upstream",
+                         keep);
+      co_return keep;
     }
     break;
   }
@@ -523,9 +594,9 @@ net::awaitable<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
   co_return co_await relayResponse(x, *rp, conn, route, client_keep);
 }
 
-net::awaitable<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
-                                            std::unique_ptr<upstream::UpstreamConnection>& conn,
-                                            const RouteRuntime& route, bool client_keep) {
+Task<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
+                                  std::unique_ptr<upstream::UpstreamConnection>& conn,
+                                  const RouteRuntime& route, bool client_keep) {
   const config::Route& spec = *route.route;
   auto& res = rp.get();
   const bool upstream_keep = res.keep_alive();
@@ -550,56 +621,66 @@ net::awaitable<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
   // A drain that began while the upstream was busy: this response is the connection's last,
   // and the client is told so rather than finding out by a reset on its next request.
   if (worker_.draining()) client_keep = false;
-  http::prepareDownstreamResponse(res, x.request_id);
-  http::applyHeaderModifier(res, spec.response_headers);
-  res.version(11);
-  res.keep_alive(client_keep);
-  // HTTP/1.0 defaults to close: a 1.0 client that asked for keep-alive must be told it got it.
-  if (client_keep && client_http10) res.set(bhttp::field::connection, "keep-alive");
+  http::PmrFields& fields = res;
+  http::prepareDownstreamResponse(fields, x.request_id);
+  http::applyHeaderModifier(fields, spec.response_headers);
+  if (!client_keep) {
+    res.set(bhttp::field::connection, "close");
+  } else if (client_http10) {
+    // HTTP/1.0 defaults to close: a 1.0 client that asked for keep-alive must be told it got it.
+    res.set(bhttp::field::connection, "keep-alive");
+  }
+  const bool out_chunked = !bodyless && res.chunked();
   x.status = status;
+  head_.clear();
+  const auto reason = res.reason();
+  http::appendResponseHead(head_, static_cast<unsigned>(status),
+                           reason.empty() ? reasonPhrase(static_cast<unsigned>(status))
+                                          : std::string_view(reason.data(), reason.size()),
+                           res);
 
-  const std::chrono::milliseconds idle_timeout(spec.timeouts.idle_ms);
-  bhttp::response_serializer<bhttp::buffer_body> sr{res};
-  boost::system::error_code ec;
-  bool upstream_failed = false;
-  // Relay: read a piece of the body from the upstream, write it (with the header, the first
+  const milliseconds idle_timeout(spec.timeouts.idle_ms);
+  char* const body_buf = scratch_->body.data();
+  const size_t body_cap = scratch_->body.size();
+  // Relay: read a piece of the body from the upstream, write it (with the head, the first
   // time) to the client, until the upstream's message is complete.
-  for (;;) {
-    res.body().data = body_buffer_.data();
-    res.body().size = body_buffer_.size();
+  for (bool first = true;; first = false) {
+    res.body().data = body_buf;
+    res.body().size = body_cap;
+    bool upstream_failed = false;
     if (!rp.is_done()) {
-      conn->stream.expires_after(idle_timeout);
-      auto [rec, n] = co_await bhttp::async_read(conn->stream, conn->buffer, rp, kNoThrow);
+      setDeadline(idle_timeout);
+      active_upstream_ = &conn->socket;
+      auto [rec, n] = co_await bhttp::async_read(conn->socket, conn->buffer, rp, kNoThrow);
+      active_upstream_ = nullptr;
+      clearDeadline();
       if (rec == bhttp::error::need_buffer) rec = {};
       if (rec) {
-        route.metrics->recordUpstreamError(classify(rec));
+        route.metrics->recordUpstreamError(classify(rec, timed_out_));
         upstream_failed = true;
       }
     }
-    const size_t n = body_buffer_.size() - res.body().size;
-    res.body().data = n ? body_buffer_.data() : nullptr;
-    res.body().size = n;
-    res.body().more = !rp.is_done() && !upstream_failed;
-    x.bytes_out += n;
-    if (upstream_failed && !sr.is_header_done()) {
-      // Nothing reached the client yet: it still gets a proper error.
-      conn.reset();
-      co_await sendError(x, 502, "bad_gateway", "the upstream response was cut short", false);
-      co_return false;
-    }
     if (upstream_failed) {
-      // Mid-body: the client must see a truncated message, never a well-formed short one.
       conn.reset();
+      if (first) {
+        // Nothing reached the client yet: it still gets a proper error.
+        co_await sendError(x, 502, "bad_gateway", "the upstream response was cut short", false);
+      }
+      // Mid-body: the client must see a truncated message, never a well-formed short one.
       co_return false;
     }
-    stream_.expires_after(idle_timeout);
-    std::tie(ec, std::ignore) = co_await bhttp::async_write(stream_, sr, kNoThrow);
-    if (ec == bhttp::error::need_buffer) ec = {};
+    const size_t n = body_cap - res.body().size;
+    const bool last = rp.is_done();
+    x.bytes_out += n;
+    setDeadline(idle_timeout);
+    auto ec = co_await writeFramed(socket_, first ? std::string_view(head_) : std::string_view(),
+                                   body_buf, n, out_chunked, last);
+    clearDeadline();
     if (ec) {
       conn.reset();  // the client went away; the upstream connection has unread bytes
       co_return false;
     }
-    if (sr.is_done()) break;
+    if (last) break;
   }
   if (upstream_keep && rp.is_done() && !worker_.draining()) {
     worker_.pool().give(std::move(conn));

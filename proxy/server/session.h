@@ -2,24 +2,27 @@
 // One client connection, run as a C++20 coroutine on its worker. The request cycle reads like
 // the protocol: read a header → check it → route → forward and stream the body → relay the
 // response → keep alive or close. (DESIGN.md suggests Beast's do_x/on_x callback pairs; a
-// coroutine keeps the same discipline — one timeout before every async operation, a fresh
+// coroutine keeps the same discipline — a deadline before every async operation, a fresh
 // parser per message — with the relay loops and retries written as plain loops, which is
-// easier to get right. Asio recycles coroutine frames per thread, so this costs no allocation
-// per operation.)
+// easier to get right. Asio recycles coroutine frames per thread.)
+//
+// Timeouts: the session keeps one deadline; its worker checks all sessions' deadlines on a
+// single timer and, when one passes, cancels the session's pending socket operations
+// (onDeadline). No timer is armed per socket operation.
 #include <array>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <chrono>
 #include <memory>
+#include <memory_resource>
 #include <optional>
 #include <string>
 
 #include "proxy/http/path_normalizer.h"
+#include "proxy/io_types.h"
 #include "proxy/server/proxy_config.h"
+#include "proxy/server/request_scratch.h"
 
 namespace atrium::proxy::upstream {
 struct UpstreamConnection;
@@ -32,58 +35,77 @@ class Worker;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Worker& worker, boost::asio::ip::tcp::socket socket);
+  using Clock = std::chrono::steady_clock;
+
+  Session(Worker& worker, Socket socket);
   ~Session();
 
-  boost::asio::awaitable<void> run();
+  Task<void> run();
+
   // Worker thread: closes the connection if it is waiting for a next request (drain).
   void closeIfIdle();
+  // Worker thread: the current deadline, and what happens when it passes.
+  Clock::time_point deadline() const { return deadline_; }
+  void onDeadline();
 
  private:
-  using RequestParser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
-  using ResponseParser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
+  using Alloc = std::pmr::polymorphic_allocator<char>;
+  using RequestParser = boost::beast::http::parser<true, boost::beast::http::buffer_body, Alloc>;
+  using ResponseParser = boost::beast::http::parser<false, boost::beast::http::buffer_body, Alloc>;
 
   struct Exchange;  // per-request state, defined in session.cc
 
-  boost::asio::awaitable<bool> handleRequest();
-  boost::asio::awaitable<bool> forward(Exchange& x, const RouteRuntime& route);
+  Task<bool> handleRequest();
+  Task<bool> forward(Exchange& x, const RouteRuntime& route);
   // Streams the upstream response to the client; pools the upstream connection when it can be
   // reused. Returns whether the client connection stays open.
-  boost::asio::awaitable<bool> relayResponse(Exchange& x, ResponseParser& rp,
-                                             std::unique_ptr<upstream::UpstreamConnection>& conn,
-                                             const RouteRuntime& route, bool client_keep);
-  boost::asio::awaitable<std::unique_ptr<upstream::UpstreamConnection>> connect(
+  Task<bool> relayResponse(Exchange& x, ResponseParser& rp,
+                           std::unique_ptr<upstream::UpstreamConnection>& conn,
+                           const RouteRuntime& route, bool client_keep);
+  Task<std::unique_ptr<upstream::UpstreamConnection>> connect(
       const upstream::EndpointTarget& target, std::chrono::milliseconds timeout,
       boost::system::error_code& ec);
-  boost::asio::awaitable<bool> sendLocal(Exchange& x, int status, std::string_view content_type,
-                                         std::string body, bool keep_alive,
-                                         const std::vector<std::pair<std::string, std::string>>&
-                                             extra_headers = {});
-  boost::asio::awaitable<bool> sendError(Exchange& x, int status, std::string_view code,
-                                         std::string_view message, bool keep_alive);
+  // Writes `head` (may be empty) and a piece of body with the message's framing; with
+  // `chunked`, the piece becomes one chunk and `last` adds the terminating chunk.
+  Task<boost::system::error_code> writeFramed(Socket& socket, std::string_view head,
+                                              const char* data, size_t size, bool chunked,
+                                              bool last);
+  Task<bool> sendLocal(Exchange& x, int status, std::string_view content_type,
+                       std::string_view body, bool keep_alive,
+                       std::string_view extra_header_name = {},
+                       std::string_view extra_header_value = {});
+  Task<bool> sendError(Exchange& x, int status, std::string_view code, std::string_view message,
+                       bool keep_alive);
   // Answers a request the parser rejected, then the connection closes.
-  boost::asio::awaitable<void> rejectUnparsable(int status, std::string_view code,
-                                                std::string_view message);
+  Task<void> rejectUnparsable(int status, std::string_view code, std::string_view message);
+  // After an error answered before the request was read to its end: stop sending, read and
+  // discard what the client is still sending for a moment, then close. Closing at once with
+  // unread input makes the kernel send a reset that can destroy the error response in flight.
+  Task<void> lingeringClose();
   void finish(Exchange& x);
+  void releaseScratch();
 
-  // Starts the request-header deadline: when it passes, the pending header read is cancelled
-  // (not the socket closed, as tcp_stream's own timeout would) so a 408 can still be sent.
-  void armHeaderDeadline(std::chrono::steady_clock::duration timeout);
-  void disarmHeaderDeadline();
+  void setDeadline(std::chrono::milliseconds timeout) {
+    timed_out_ = false;
+    deadline_ = Clock::now() + timeout;
+  }
+  void clearDeadline() { deadline_ = Clock::time_point::max(); }
 
   Worker& worker_;
-  boost::beast::tcp_stream stream_;
-  boost::asio::steady_timer header_timer_;
-  uint64_t header_deadline_id_ = 0;  // tells a stale timer completion from the current one
-  bool reading_header_ = false;
-  bool header_timed_out_ = false;
+  Socket socket_;
   boost::beast::flat_buffer buffer_;
+  std::unique_ptr<RequestScratch> scratch_;  // held only while a request is in flight
   std::optional<RequestParser> parser_;
   std::string client_ip_;
   std::array<uint8_t, 16> client_ip_bytes_{};
   bool idle_ = false;
-  std::array<char, 16 * 1024> body_buffer_;
+  bool linger_ = false;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool timed_out_ = false;
+  Socket* active_upstream_ = nullptr;  // cancelled with the client socket on a deadline
   http::NormalizedTarget target_;
+  std::string head_;        // the message head being written; capacity reused
+  std::string chunk_line_;  // the chunk-size line being written
 };
 
 }  // namespace atrium::proxy::server

@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 
+#include "proxy/server/proxy_config.h"
 #include "proxy/server/session.h"
 
 namespace atrium::proxy::server {
@@ -18,8 +18,9 @@ Worker::Worker(unsigned index, const ProxyOptions& options, observability::Metri
       options_(options),
       metrics_(metrics),
       access_log_(std::move(access_log)),
-      acceptor_(io_),
-      flush_timer_(io_) {}
+      acceptor_(io_.get_executor()),
+      flush_timer_(io_),
+      deadline_timer_(io_) {}
 
 Worker::~Worker() {
   stop();
@@ -46,6 +47,7 @@ uint16_t Worker::listen(const net::ip::tcp::endpoint& endpoint) {
 void Worker::start() {
   accept();
   scheduleFlush();
+  scheduleDeadlineCheck();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), ("atrium-w" + std::to_string(index_)).c_str());
     io_.run();
@@ -53,11 +55,11 @@ void Worker::start() {
 }
 
 void Worker::accept() {
-  acceptor_.async_accept([this](boost::system::error_code ec, net::ip::tcp::socket socket) {
+  acceptor_.async_accept([this](boost::system::error_code ec, Socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec && !draining_) {
       auto session = std::make_shared<Session>(*this, std::move(socket));
-      net::co_spawn(io_, session->run(), [](std::exception_ptr e) {
+      net::co_spawn(io_.get_executor(), session->run(), [](std::exception_ptr e) {
         // Sessions report errors as values; an exception here is a bug, logged not fatal.
         if (e) {
           try {
@@ -84,6 +86,36 @@ void Worker::scheduleFlush() {
   });
 }
 
+// One timer per worker enforces every session's deadline (header, idle, upstream) instead of
+// arming and cancelling a timer around each socket operation: that per-operation timer traffic
+// was a large share of the proxy's CPU. Timeouts resolve to within kDeadlineTick.
+void Worker::scheduleDeadlineCheck() {
+  deadline_timer_.expires_after(kDeadlineTick);
+  deadline_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<Session*> expired;
+    for (Session* s : sessions_) {
+      if (s->deadline() <= now) expired.push_back(s);
+    }
+    for (Session* s : expired) s->onDeadline();
+    scheduleDeadlineCheck();
+  });
+}
+
+std::unique_ptr<RequestScratch> Worker::takeScratch() {
+  if (scratch_.empty()) return std::make_unique<RequestScratch>();
+  auto s = std::move(scratch_.back());
+  scratch_.pop_back();
+  return s;
+}
+
+void Worker::returnScratch(std::unique_ptr<RequestScratch> scratch) {
+  scratch->arena.release();
+  // Keep enough for the usual concurrency; a burst's extra scratch goes back to the heap.
+  if (scratch_.size() < 1024) scratch_.push_back(std::move(scratch));
+}
+
 void Worker::publish(std::shared_ptr<const ProxyConfig> config) {
   net::post(io_, [this, config = std::move(config)]() mutable { config_ = std::move(config); });
 }
@@ -102,10 +134,6 @@ void Worker::beginDrain() {
 
 void Worker::stop() {
   if (!thread_.joinable()) return;
-  net::post(io_, [this] {
-    access_log_.flush();
-    flush_timer_.cancel();
-  });
   io_.stop();
   thread_.join();
   access_log_.flush();

@@ -1,26 +1,30 @@
 #pragma once
 // One proxy worker: a thread running its own io_context, its own listener (SO_REUSEPORT), its
-// own upstream connection pools and access-log buffer, and its own reference to the current
-// ProxyConfig. Everything here is touched only on the worker's thread, except the methods that
-// say otherwise (they post to it).
-#include <atomic>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
+// own upstream connection pools, request scratch memory and access-log buffer, and its own
+// reference to the current ProxyConfig. Everything here is touched only on the worker's
+// thread, except the methods that say otherwise (they post to it).
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <thread>
 #include <unordered_set>
+#include <vector>
 
+#include "proxy/io_types.h"
 #include "proxy/observability/access_log.h"
 #include "proxy/proxy_engine.h"
+#include "proxy/server/request_scratch.h"
 #include "proxy/upstream/connection_pool.h"
 
 namespace atrium::proxy::server {
 
+class ProxyConfig;
 class Session;
 
 class Worker {
  public:
+  // How often session deadlines are checked: the resolution of every timeout.
+  static constexpr std::chrono::milliseconds kDeadlineTick{50};
+
   Worker(unsigned index, const ProxyOptions& options, observability::Metrics& metrics,
          std::shared_ptr<observability::AccessLogSink> access_log);
   ~Worker();
@@ -46,26 +50,31 @@ class Worker {
   uint16_t port() const { return port_; }
   void add(Session* s) { sessions_.insert(s); }
   void remove(Session* s) { sessions_.erase(s); }
+  std::unique_ptr<RequestScratch> takeScratch();
+  void returnScratch(std::unique_ptr<RequestScratch> scratch);
 
  private:
   void accept();
   void scheduleFlush();
+  void scheduleDeadlineCheck();
 
   // Declaration order matters for teardown: members that sessions touch from their
-  // destructors (sessions_, pool_, metrics) are declared before io_, so they outlive the
-  // coroutine frames that io_ destroys; the acceptor and timer, built on io_, come after it.
+  // destructors (sessions_, pool_, scratch_, metrics) are declared before io_, so they outlive
+  // the coroutine frames that io_ destroys; the acceptor and timers, built on io_, come after.
   unsigned index_;
   const ProxyOptions& options_;
   observability::Metrics& metrics_;
   std::unordered_set<Session*> sessions_;
+  std::vector<std::unique_ptr<RequestScratch>> scratch_;
   bool draining_ = false;
   uint16_t port_ = 0;
   std::shared_ptr<const ProxyConfig> config_;
   upstream::ConnectionPool pool_;
   observability::AccessLogBuffer access_log_;
   boost::asio::io_context io_{1};
-  boost::asio::ip::tcp::acceptor acceptor_;
+  Acceptor acceptor_;
   boost::asio::steady_timer flush_timer_;
+  boost::asio::steady_timer deadline_timer_;
   std::thread thread_;
 };
 

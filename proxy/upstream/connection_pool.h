@@ -2,20 +2,20 @@
 // Keep-alive connections to upstream endpoints, one pool per worker (no sharing, no locks:
 // a connection lives and dies on the worker that opened it). Idle connections are reused
 // most-recent-first; ones idle for too long are closed instead of reused.
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "proxy/io_types.h"
+
 namespace atrium::proxy::upstream {
 
 struct UpstreamConnection {
-  explicit UpstreamConnection(boost::asio::any_io_executor ex) : stream(ex) {}
-  boost::beast::tcp_stream stream;
+  explicit UpstreamConnection(const Executor& ex) : socket(ex) {}
+  Socket socket;
   boost::beast::flat_buffer buffer;  // bytes read past the previous response (normally none)
   std::string key;                   // pool key, "host:port"
   std::chrono::steady_clock::time_point idle_since;
