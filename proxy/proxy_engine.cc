@@ -13,7 +13,8 @@
 namespace atrium::proxy {
 
 ProxyEngine::ProxyEngine(ProxyOptions options)
-    : options_(std::move(options)), metrics_(std::make_unique<observability::Metrics>()) {}
+    : options_(std::move(options)),
+      metrics_(std::make_unique<observability::Metrics>(std::max(1u, options_.threads))) {}
 
 ProxyEngine::~ProxyEngine() {
   for (auto& w : workers_) w->stop();

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 namespace atrium::proxy::observability {
 
 namespace {
@@ -43,67 +45,91 @@ const char* toString(UpstreamErrorReason reason) {
   return "other";
 }
 
+namespace {
+thread_local size_t t_shard = 0;
+}
+
+RouteMetrics::RouteMetrics(size_t shards)
+    : shard_count_(shards == 0 ? 1 : shards), shards_(new Shard[shard_count_]) {}
+
+void RouteMetrics::setThreadShard(size_t index) { t_shard = index; }
+
+RouteMetrics::Shard& RouteMetrics::shard() { return shards_[t_shard % shard_count_]; }
+
 void RouteMetrics::recordRequest(std::string_view method, int status, double seconds) {
+  Shard& sh = shard();
   const uint32_t key = (methodIndex(method) + 1) << 16 | static_cast<uint32_t>(status & 0xFFFF);
   size_t i = key * 2654435761u % kSlots;
   bool counted = false;
   for (size_t probe = 0; probe < kSlots; ++probe, i = (i + 1) % kSlots) {
-    uint32_t current = slots_[i].key.load(std::memory_order_acquire);
+    uint32_t current = sh.slots[i].key.load(std::memory_order_acquire);
     if (current == 0) {
       uint32_t expected = 0;
-      if (slots_[i].key.compare_exchange_strong(expected, key, std::memory_order_acq_rel)) {
+      if (sh.slots[i].key.compare_exchange_strong(expected, key, std::memory_order_acq_rel)) {
         current = key;
       } else {
         current = expected;
       }
     }
     if (current == key) {
-      slots_[i].count.fetch_add(1, std::memory_order_relaxed);
+      sh.slots[i].count.fetch_add(1, std::memory_order_relaxed);
       counted = true;
       break;
     }
   }
-  if (!counted) overflow_.fetch_add(1, std::memory_order_relaxed);
+  if (!counted) sh.overflow.fetch_add(1, std::memory_order_relaxed);
 
   size_t b = 0;
   while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
-  buckets_[b].fetch_add(1, std::memory_order_relaxed);
-  duration_sum_us_.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
-  duration_count_.fetch_add(1, std::memory_order_relaxed);
+  sh.buckets[b].fetch_add(1, std::memory_order_relaxed);
+  sh.duration_sum_us.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+  sh.duration_count.fetch_add(1, std::memory_order_relaxed);
 }
 
 void RouteMetrics::recordUpstreamError(UpstreamErrorReason reason) {
-  upstream_[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  shard().upstream[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
 }
 
 void RouteMetrics::render(const std::string& route, std::string& requests, std::string& durations,
                           std::string& upstream_errors) const {
   const std::string r = label(route);
-  for (const auto& slot : slots_) {
-    uint32_t key = slot.key.load(std::memory_order_acquire);
-    if (key == 0) continue;
-    requests += fmt::format("atrium_requests_total{{route=\"{}\",method=\"{}\",code=\"{}\"}} {}\n", r,
-                            kMethods[(key >> 16) - 1], key & 0xFFFF,
-                            slot.count.load(std::memory_order_relaxed));
+  std::map<uint32_t, uint64_t> by_key;
+  uint64_t overflow = 0, sum_us = 0, count = 0;
+  std::array<uint64_t, kBuckets.size() + 1> buckets{};
+  std::array<uint64_t, static_cast<size_t>(UpstreamErrorReason::kCount)> upstream{};
+  for (size_t s = 0; s < shard_count_; ++s) {
+    const Shard& sh = shards_[s];
+    for (const auto& slot : sh.slots) {
+      uint32_t key = slot.key.load(std::memory_order_acquire);
+      if (key != 0) by_key[key] += slot.count.load(std::memory_order_relaxed);
+    }
+    overflow += sh.overflow.load(std::memory_order_relaxed);
+    for (size_t b = 0; b < buckets.size(); ++b) buckets[b] += sh.buckets[b].load(std::memory_order_relaxed);
+    sum_us += sh.duration_sum_us.load(std::memory_order_relaxed);
+    count += sh.duration_count.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < upstream.size(); ++i) upstream[i] += sh.upstream[i].load(std::memory_order_relaxed);
   }
-  if (auto n = overflow_.load(std::memory_order_relaxed)) {
-    requests += fmt::format("atrium_requests_total{{route=\"{}\",method=\"other\",code=\"other\"}} {}\n", r, n);
+  for (const auto& [key, n] : by_key) {
+    requests += fmt::format("atrium_requests_total{{route=\"{}\",method=\"{}\",code=\"{}\"}} {}\n", r,
+                            kMethods[(key >> 16) - 1], key & 0xFFFF, n);
+  }
+  if (overflow) {
+    requests += fmt::format("atrium_requests_total{{route=\"{}\",method=\"other\",code=\"other\"}} {}\n", r,
+                            overflow);
   }
   uint64_t cumulative = 0;
-  for (size_t b = 0; b < buckets_.size(); ++b) {
-    cumulative += buckets_[b].load(std::memory_order_relaxed);
+  for (size_t b = 0; b < buckets.size(); ++b) {
+    cumulative += buckets[b];
     std::string le = b < kBuckets.size() ? fmt::format("{}", kBuckets[b]) : "+Inf";
     durations += fmt::format("atrium_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
                              r, le, cumulative);
   }
-  durations += fmt::format("atrium_request_duration_seconds_sum{{route=\"{}\"}} {:.6f}\n", r,
-                           duration_sum_us_.load(std::memory_order_relaxed) / 1e6);
-  durations += fmt::format("atrium_request_duration_seconds_count{{route=\"{}\"}} {}\n", r,
-                           duration_count_.load(std::memory_order_relaxed));
-  for (size_t i = 0; i < upstream_.size(); ++i) {
-    if (auto n = upstream_[i].load(std::memory_order_relaxed)) {
+  durations += fmt::format("atrium_request_duration_seconds_sum{{route=\"{}\"}} {:.6f}\n", r, sum_us / 1e6);
+  durations += fmt::format("atrium_request_duration_seconds_count{{route=\"{}\"}} {}\n", r, count);
+  for (size_t i = 0; i < upstream.size(); ++i) {
+    if (upstream[i]) {
       upstream_errors += fmt::format("atrium_upstream_errors_total{{route=\"{}\",reason=\"{}\"}} {}\n",
-                                     r, toString(static_cast<UpstreamErrorReason>(i)), n);
+                                     r, toString(static_cast<UpstreamErrorReason>(i)), upstream[i]);
     }
   }
 }
@@ -111,7 +137,7 @@ void RouteMetrics::render(const std::string& route, std::string& requests, std::
 std::shared_ptr<RouteMetrics> Metrics::route(const std::string& name) {
   std::lock_guard lock(mutex_);
   auto& slot = routes_[name];
-  if (!slot) slot = std::make_shared<RouteMetrics>();
+  if (!slot) slot = std::make_shared<RouteMetrics>(shards_);
   return slot;
 }
 

@@ -22,32 +22,47 @@ class RouteMetrics {
  public:
   static constexpr std::array<double, 12> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                       0.1,   0.25,   0.5,   1,    2.5,   10};
+  explicit RouteMetrics(size_t shards);
+
+  // Which shard the calling thread records into: each worker thread sets its own index once,
+  // so workers never write to the same cache lines. Threads that never set it use shard 0.
+  static void setThreadShard(size_t index);
+
   // Called on any worker.
   void recordRequest(std::string_view method, int status, double seconds);
   void recordUpstreamError(UpstreamErrorReason reason);
 
-  // Appends this route's series to `out` (Prometheus text format).
+  // Appends this route's series, summed over the shards, to `out` (Prometheus text format).
   void render(const std::string& route, std::string& requests, std::string& durations,
               std::string& upstream_errors) const;
 
  private:
   // (method, status) → count in a small open-addressed table; keys are claimed with a CAS so
   // recording is lock-free. Combinations beyond the table's size are folded into "other".
-  static constexpr size_t kSlots = 64;
+  static constexpr size_t kSlots = 24;
   struct Slot {
     std::atomic<uint32_t> key{0};  // method index << 16 | status; 0 = empty
     std::atomic<uint64_t> count{0};
   };
-  std::array<Slot, kSlots> slots_;
-  std::atomic<uint64_t> overflow_{0};
-  std::array<std::atomic<uint64_t>, kBuckets.size() + 1> buckets_{};  // last: +Inf
-  std::atomic<uint64_t> duration_sum_us_{0};
-  std::atomic<uint64_t> duration_count_{0};
-  std::array<std::atomic<uint64_t>, static_cast<size_t>(UpstreamErrorReason::kCount)> upstream_{};
+  struct alignas(64) Shard {
+    std::array<Slot, kSlots> slots;
+    std::atomic<uint64_t> overflow{0};
+    std::array<std::atomic<uint64_t>, kBuckets.size() + 1> buckets{};  // last: +Inf
+    std::atomic<uint64_t> duration_sum_us{0};
+    std::atomic<uint64_t> duration_count{0};
+    std::array<std::atomic<uint64_t>, static_cast<size_t>(UpstreamErrorReason::kCount)> upstream{};
+  };
+  Shard& shard();
+
+  size_t shard_count_;
+  std::unique_ptr<Shard[]> shards_;
 };
 
 class Metrics {
  public:
+  // `shards`: the number of worker threads that record (one shard each).
+  explicit Metrics(size_t shards = 1) : shards_(shards == 0 ? 1 : shards) {}
+
   // The per-route counters for `route` ("ns/name[/rule]" or "none"), created on first use and
   // kept across snapshots so counts survive configuration changes.
   std::shared_ptr<RouteMetrics> route(const std::string& name);
@@ -64,6 +79,7 @@ class Metrics {
   std::string renderPrometheus() const;
 
  private:
+  size_t shards_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<RouteMetrics>> routes_;
   std::function<std::string()> extra_;

@@ -14,6 +14,7 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <chrono>
+#include <ctime>
 #include <memory>
 #include <memory_resource>
 #include <optional>
@@ -85,9 +86,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish(Exchange& x);
   void releaseScratch();
 
+  // Deadlines are checked every few tens of milliseconds, so the coarse clock (a few ms of
+  // resolution, far cheaper to read than the precise one) is exact enough to set them.
+  static Clock::time_point coarseNow() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return Clock::time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+  }
   void setDeadline(std::chrono::milliseconds timeout) {
     timed_out_ = false;
-    deadline_ = Clock::now() + timeout;
+    deadline_ = coarseNow() + timeout;
   }
   void clearDeadline() { deadline_ = Clock::time_point::max(); }
 

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 
+#include "proxy/observability/metrics.h"
 #include "proxy/server/proxy_config.h"
 #include "proxy/server/session.h"
 
@@ -50,6 +51,7 @@ void Worker::start() {
   scheduleDeadlineCheck();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), ("atrium-w" + std::to_string(index_)).c_str());
+    observability::RouteMetrics::setThreadShard(index_);
     io_.run();
   });
 }
@@ -117,7 +119,17 @@ void Worker::returnScratch(std::unique_ptr<RequestScratch> scratch) {
 }
 
 void Worker::publish(std::shared_ptr<const ProxyConfig> config) {
-  net::post(io_, [this, config = std::move(config)]() mutable { config_ = std::move(config); });
+  net::post(io_, [this, config = std::move(config)]() mutable {
+    // Every request copies config_. Giving each worker its own control block (an aliasing
+    // pointer to a worker-local holder) keeps those reference-count updates on this core's
+    // cache instead of bouncing one shared counter between workers on every request.
+    if (!config) {
+      config_.reset();
+      return;
+    }
+    auto holder = std::make_shared<std::shared_ptr<const ProxyConfig>>(std::move(config));
+    config_ = std::shared_ptr<const ProxyConfig>(holder, holder->get());
+  });
 }
 
 void Worker::beginDrain() {

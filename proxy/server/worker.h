@@ -71,7 +71,10 @@ class Worker {
   std::shared_ptr<const ProxyConfig> config_;
   upstream::ConnectionPool pool_;
   observability::AccessLogBuffer access_log_;
-  boost::asio::io_context io_{1};
+  // All socket I/O of a worker happens on its own thread, so the reactor's per-descriptor
+  // locking is switched off; the scheduler keeps its lock for posts from other threads
+  // (publish, drain).
+  boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   Acceptor acceptor_;
   boost::asio::steady_timer flush_timer_;
   boost::asio::steady_timer deadline_timer_;
