@@ -64,7 +64,8 @@ PolicyFields readPolicy(FieldReader& r, const nlohmann::json* policy, const std:
     }
   }
   for (const char* ignored :
-       {"cache", "retries", "circuitBreaker", "healthCheck", "loadBalancer", "fallback", "cors"}) {
+       {"cache", "retries", "circuitBreaker", "healthCheck", "loadBalancer", "hashOn", "fallback",
+        "cors"}) {
     if (policy->contains(ignored)) {
       r.warning(FieldReader::join(path, ignored), "is not supported by this version yet; ignored");
     }
@@ -77,6 +78,7 @@ PolicyFields readPolicy(FieldReader& r, const nlohmann::json* policy, const std:
                                                "circuitBreaker",
                                                "healthCheck",
                                                "loadBalancer",
+                                               "hashOn",  // ConsistentHash's key, beside it
                                                "fallback",
                                                "cors",
                                                "ipAllow",
