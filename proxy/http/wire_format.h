@@ -10,14 +10,10 @@
 
 namespace atrium::proxy::http {
 
-// "METHOD target HTTP/1.1\r\n" + every field + "\r\n". `Fields` is a Beast basic_fields.
+// Every field as "Name: value\r\n", then the blank line that ends the head. `Fields` is a Beast
+// basic_fields.
 template <class Fields>
-void appendRequestHead(std::string& out, std::string_view method, std::string_view target,
-                       const Fields& fields) {
-  out.append(method);
-  out.push_back(' ');
-  out.append(target);
-  out.append(" HTTP/1.1\r\n");
+void appendFields(std::string& out, const Fields& fields) {
   for (const auto& f : fields) {
     out.append(f.name_string());
     out.append(": ");
@@ -27,7 +23,18 @@ void appendRequestHead(std::string& out, std::string_view method, std::string_vi
   out.append("\r\n");
 }
 
-// "HTTP/1.1 <status> <reason>\r\n" + every field + "\r\n".
+// "METHOD target HTTP/1.1\r\n" + the fields.
+template <class Fields>
+void appendRequestHead(std::string& out, std::string_view method, std::string_view target,
+                       const Fields& fields) {
+  out.append(method);
+  out.push_back(' ');
+  out.append(target);
+  out.append(" HTTP/1.1\r\n");
+  appendFields(out, fields);
+}
+
+// "HTTP/1.1 <status> <reason>\r\n" + the fields.
 template <class Fields>
 void appendResponseHead(std::string& out, unsigned status, std::string_view reason,
                         const Fields& fields) {
@@ -38,13 +45,7 @@ void appendResponseHead(std::string& out, unsigned status, std::string_view reas
   out.push_back(' ');
   out.append(reason);
   out.append("\r\n");
-  for (const auto& f : fields) {
-    out.append(f.name_string());
-    out.append(": ");
-    out.append(f.value());
-    out.append("\r\n");
-  }
-  out.append("\r\n");
+  appendFields(out, fields);
 }
 
 // The size line that starts a chunk: "<hex size>\r\n".
