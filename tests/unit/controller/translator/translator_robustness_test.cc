@@ -53,7 +53,7 @@ TEST(TranslatorRobustness, AnyFieldOfAnyTypeIsReportedNeverThrown) {
     manifests::parseManifestText(text.str(), file, loaded);
     for (const char* kind : {"Ingress", "APIRoute", "Service", "EndpointSlice", "IngressClass"}) {
       for (const auto& [key, object] : loaded.objects.all(kind)) {
-        forEachPointer(object.body, {}, [&](const nlohmann::json::json_pointer& ptr) {
+        forEachPointer(object.body, nlohmann::json::json_pointer(), [&](const nlohmann::json::json_pointer& ptr) {
           // The envelope is the loader's job; the translator gets objects that passed it.
           const std::string where = ptr.to_string();
           if (where == "/kind" || where == "/apiVersion" || where == "/metadata" ||
