@@ -500,7 +500,6 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
         co_return client_keep && !has_body;
       }
     }
-    ++conn->uses;
 
     // --- Send the request: the head (with the first piece of body, if any), then stream.
     if (!has_body) {

@@ -19,7 +19,6 @@ struct UpstreamConnection {
   boost::beast::flat_buffer buffer;  // bytes read past the previous response (normally none)
   std::string key;                   // pool key, "host:port"
   std::chrono::steady_clock::time_point idle_since;
-  uint32_t uses = 0;
 };
 
 class ConnectionPool {
