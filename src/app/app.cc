@@ -6,7 +6,10 @@
 #include <boost/asio/signal_set.hpp>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
+#include "controller/k8s/cluster_source.h"
+#include "controller/k8s/kubeconfig.h"
 #include "controller/manifests/manifest_loader.h"
 #include "controller/manifests/manifests_source.h"
 #include "controller/translator/translator.h"
@@ -54,11 +57,7 @@ int runCheck(const Flags& flags) {
 }
 
 int runGateway(const Flags& flags) {
-  if (flags.manifests.empty()) {
-    std::cerr << "atrium: controller mode (--kubeconfig or in-cluster config) is not available "
-                 "in this build yet; run with --manifests DIR\n";
-    return 2;
-  }
+  const bool cluster_mode = flags.manifests.empty();
   proxy::ProxyOptions proxy_options;
   proxy_options.bind = flags.bind;
   proxy_options.http_port = flags.http_port;
@@ -70,6 +69,12 @@ int runGateway(const Flags& flags) {
 
   try {
     if (!flags.admin_token_file.empty()) admin_options.token = readToken(flags.admin_token_file);
+    // Read before any listener opens, so a bad kubeconfig is one error line and nothing else.
+    std::optional<controller::k8s::ClusterConfig> cluster_config;
+    if (cluster_mode) {
+      cluster_config = flags.kubeconfig.empty() ? controller::k8s::loadInClusterConfig()
+                                                : controller::k8s::loadKubeconfig(flags.kubeconfig);
+    }
     proxy::ProxyEngine engine(proxy_options);
     proxy::AdminServer admin(admin_options, engine);
     engine.start();
@@ -79,7 +84,8 @@ int runGateway(const Flags& flags) {
     controller::translator::TranslatorOptions options;
     options.ingress_class = flags.ingress_class;
     options.watch_namespace = flags.watch_namespace;
-    options.watch_without_class = flags.watch_ingress_without_class.value_or(true);
+    // In a cluster, classless objects usually belong to another controller: opt in explicitly.
+    options.watch_without_class = flags.watch_ingress_without_class.value_or(!cluster_mode);
 
     config::ConfigSnapshot last;
     bool have_last = false;
@@ -98,21 +104,38 @@ int runGateway(const Flags& flags) {
         spdlog::info("configuration generation {} applied: {} hosts, {} routes, {} clusters",
                      engine.metrics().config_generation.load(), result.snapshot.virtual_hosts.size(),
                      routes, result.snapshot.clusters.size());
+        // Controller mode: ready once every informer synced and that view is programmed, so
+        // a new replica never answers 404 for routes that exist.
+        admin.setReady(true);
       } else {
         spdlog::error("configuration rejected, keeping the previous one: {}", error);
       }
     };
-    controller::manifests::ManifestsSource source(control, flags.manifests, options, sink);
-    if (!source.start()) return 1;
-    admin.setReady(engine.hasConfig());
+    std::unique_ptr<controller::manifests::ManifestsSource> manifests;
+    std::unique_ptr<controller::k8s::ClusterSource> cluster;
+    if (cluster_mode) {
+      controller::k8s::ClusterSource::Options cluster_options;
+      cluster_options.default_tls_secret = flags.default_tls_secret;
+      cluster = std::make_unique<controller::k8s::ClusterSource>(
+          control, std::move(*cluster_config), options, sink, cluster_options);
+      engine.metrics().setExtraRenderer(cluster->metricsRenderer());
+      cluster->start();
+    } else {
+      manifests = std::make_unique<controller::manifests::ManifestsSource>(
+          control, flags.manifests, options, sink);
+      if (!manifests->start()) return 1;
+      admin.setReady(engine.hasConfig());
+    }
 
     boost::asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
     std::function<void(boost::system::error_code, int)> on_signal =
         [&](boost::system::error_code ec, int signo) {
           if (ec) return;
           if (signo == SIGHUP) {
-            spdlog::info("SIGHUP: re-reading manifests");
-            source.reload();
+            if (manifests) {
+              spdlog::info("SIGHUP: re-reading manifests");
+              manifests->reload();
+            }
             signals.async_wait(on_signal);
             return;
           }

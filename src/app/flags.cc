@@ -21,7 +21,7 @@ po::options_description describeFlags() {
       ("ingress-class", po::value<std::string>(), "IngressClass name (default atrium)")
       ("watch-namespace", po::value<std::string>(), "only this namespace (default: all)")
       ("watch-ingress-without-class", po::value<std::string>()->implicit_value("true"),
-       "also serve Ingresses/APIRoutes that name no class")
+       "also serve Ingresses/APIRoutes that name no class (default on with --manifests, off in a cluster)")
       ("bind", po::value<std::string>(), "listen address (default 0.0.0.0)")
       ("http-port", po::value<std::string>(), "HTTP port (default 8080)")
       ("https-port", po::value<std::string>(), "HTTPS port (default 8443)")

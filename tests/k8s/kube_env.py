@@ -184,6 +184,26 @@ class KubeEnv:
             else:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
+    def stop_apiserver(self) -> None:
+        """Stops kube-apiserver alone (kine and its data stay), to test clients' reconnects."""
+        proc = self._procs.pop("kube-apiserver")
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self._logs.pop("kube-apiserver").close()
+
+    def restart_apiserver(self) -> None:
+        """Starts kube-apiserver again on the same port, with the same serving certificate
+        (kept in the cert dir), so existing kubeconfigs stay valid; waits for /readyz."""
+        (self.dir / "kube-apiserver.log").rename(
+            self.dir / f"kube-apiserver.{time.monotonic_ns()}.log")
+        self._spawn("kube-apiserver", self._apiserver_args())
+        self._wait_ready()
+
     def __enter__(self) -> "KubeEnv":
         return self.start()
 

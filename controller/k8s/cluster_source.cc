@@ -1,0 +1,161 @@
+#include "controller/k8s/cluster_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "controller/k8s/api_client.h"
+#include "controller/k8s/informer.h"
+#include "controller/k8s/secret_references.h"
+#include "controller/k8s/watch_metrics.h"
+
+namespace atrium::controller::k8s {
+
+// The coalescing timer, kept out of the header so that app code need not see Asio.
+class ClusterSource::Holdoff {
+ public:
+  explicit Holdoff(boost::asio::io_context& io) : timer(io) {}
+  boost::asio::steady_timer timer;
+  bool armed = false;
+};
+
+ClusterSource::ClusterSource(boost::asio::io_context& io, ClusterConfig cluster,
+                             translator::TranslatorOptions options, Sink sink)
+    : ClusterSource(io, std::move(cluster), std::move(options), std::move(sink), Options()) {}
+
+ClusterSource::ClusterSource(boost::asio::io_context& io, ClusterConfig cluster,
+                             translator::TranslatorOptions options, Sink sink,
+                             Options source_options)
+    : io_(io),
+      options_(std::move(options)),
+      source_options_(source_options),
+      sink_(std::move(sink)),
+      metrics_(std::make_shared<WatchMetrics>()),
+      client_(std::make_unique<ApiClient>(io, std::move(cluster))),
+      store_(std::make_unique<ObjectStore>()),
+      holdoff_(std::make_unique<Holdoff>(io)) {}
+
+ClusterSource::~ClusterSource() {
+  informers_.clear();  // cancels their requests before the client and store go
+  holdoff_->timer.cancel();
+}
+
+void ClusterSource::start() {
+  started_ = std::chrono::steady_clock::now();
+  const auto& config = client_->config();
+  spdlog::info("controller mode: API server {}:{}{}, {}", config.host, config.port,
+               config.base_path,
+               options_.watch_namespace.empty() ? "all namespaces"
+                                                : "namespace " + options_.watch_namespace);
+  Informer::Options informer_options;
+  informer_options.watch_namespace = options_.watch_namespace;
+  informer_options.watch_timeout_seconds = source_options_.watch_timeout_seconds;
+  for (const auto& kind : watchedKinds()) {
+    informers_.push_back(std::make_unique<Informer>(io_, *client_, kind, informer_options, *store_,
+                                                    *metrics_, [this] { onChange(); }));
+    if (kind.kind == "Secret") secrets_ = informers_.back().get();
+  }
+  // Secrets are kept only when referenced (secret_references.h), so they are listed once the
+  // referring kinds are known; the first snapshot still waits for them.
+  secrets_->setFilter(
+      [this](const KubeObject& secret) { return referenced_secrets_.count(secret.key()) > 0; });
+  for (auto& informer : informers_) {
+    if (informer.get() != secrets_) informer->start();
+  }
+}
+
+void ClusterSource::updateSecretReferences() {
+  auto now = referencedSecrets(*store_, source_options_.default_tls_secret);
+  if (now == referenced_secrets_) return;
+  bool gained = false;
+  for (const auto& key : now) {
+    if (!referenced_secrets_.count(key)) gained = true;
+  }
+  std::vector<std::string> dropped;
+  for (const auto& key : referenced_secrets_) {
+    if (!now.count(key)) dropped.push_back(key);
+  }
+  referenced_secrets_ = std::move(now);
+  for (const auto& key : dropped) store_->erase("Secret", key);
+  if (!dropped.empty()) metrics_->setObjectCount("Secret", store_->all("Secret").size());
+  // A newly referenced Secret was filtered out before: list again to pick it up. (A GET per
+  // Secret would be cheaper in big clusters; references change rarely.)
+  if (gained && secrets_started_) secrets_->relist();
+}
+
+bool ClusterSource::synced() const {
+  for (const auto& informer : informers_) {
+    if (!informer->synced()) return false;
+  }
+  return !informers_.empty();
+}
+
+std::function<std::string()> ClusterSource::metricsRenderer() const {
+  // Holds the counters by shared_ptr so the renderer stays valid whatever outlives what.
+  return [metrics = metrics_] { return metrics->renderPrometheus(); };
+}
+
+void ClusterSource::onChange() {
+  if (pending_since_ == std::chrono::steady_clock::time_point{}) {
+    pending_since_ = std::chrono::steady_clock::now();
+  }
+  if (!secrets_started_) {
+    for (const auto& informer : informers_) {
+      if (informer.get() != secrets_ && !informer->synced()) return;
+    }
+    updateSecretReferences();
+    secrets_started_ = true;
+    secrets_->start();
+    return;
+  }
+  if (!synced()) return;  // a partial view would publish a configuration missing routes
+  if (!published_) {
+    // The first snapshot goes out as soon as the last kind syncs: readiness waits on it.
+    return publish();
+  }
+  if (holdoff_->armed) return;
+  holdoff_->armed = true;
+  holdoff_->timer.expires_after(source_options_.holdoff);
+  holdoff_->timer.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    holdoff_->armed = false;
+    publish();
+  });
+}
+
+void ClusterSource::publish() {
+  auto t0 = std::chrono::steady_clock::now();
+  updateSecretReferences();
+  translator::TranslationResult result = translator::translate(*store_, options_);
+  std::set<std::string> now;
+  for (const auto& d : result.diagnostics) {
+    auto line = d.format();
+    if (!reported_.count(line)) {
+      if (d.warning) {
+        spdlog::warn("{}", line);
+      } else {
+        spdlog::error("{} (skipped; the rest of the configuration still applies)", line);
+      }
+    }
+    now.insert(std::move(line));
+  }
+  reported_ = std::move(now);
+  auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  if (!published_) {
+    published_ = true;
+    spdlog::info("controller mode: all kinds synced in {} ms ({} objects)",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(t0 - started_).count(),
+                 store_->size());
+  }
+  spdlog::debug("controller mode: translated {} objects in {} ms", store_->size(), elapsed.count());
+  sink_(result);
+  if (pending_since_ != std::chrono::steady_clock::time_point{}) {
+    metrics_->observeEventToProgrammed(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - pending_since_).count());
+    pending_since_ = {};
+  }
+}
+
+}  // namespace atrium::controller::k8s

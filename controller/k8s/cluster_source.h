@@ -1,0 +1,80 @@
+#pragma once
+// The controller mode's control loop: one Informer per kind feeding a shared ObjectStore;
+// once every kind has synced, and then after every change (coalesced with a ~100 ms holdoff so
+// a burst of events — a `kubectl apply` of ten objects, a relist — makes one snapshot build),
+// translate and hand the result to the sink, exactly like ManifestsSource. While the API
+// server is unreachable nothing changes and nothing is published, so the proxy keeps serving
+// the last good configuration.
+// Threading: runs on the control-plane io_context passed at construction; the sink is called
+// there. metricsRenderer()'s function may be called from any thread.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "controller/k8s/kubeconfig.h"
+#include "controller/translator/translator.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace atrium::controller::k8s {
+
+class ApiClient;
+class Informer;
+class WatchMetrics;
+
+class ClusterSource {
+ public:
+  using Sink = std::function<void(const translator::TranslationResult&)>;
+
+  struct Options {
+    std::chrono::milliseconds holdoff{100};
+    unsigned watch_timeout_seconds = 300;
+    std::string default_tls_secret;  // "NS/NAME": kept in memory like referenced Secrets
+  };
+
+  // Throws std::runtime_error when the cluster's TLS material cannot be used.
+  ClusterSource(boost::asio::io_context& io, ClusterConfig cluster,
+                translator::TranslatorOptions options, Sink sink, Options source_options);
+  ClusterSource(boost::asio::io_context& io, ClusterConfig cluster,
+                translator::TranslatorOptions options, Sink sink);
+  ~ClusterSource();
+
+  // Starts every informer; the sink is first called once all of them have synced.
+  void start();
+  bool synced() const;
+
+  // atrium_kube_watch_* counters as Prometheus text; safe to call from the admin thread.
+  std::function<std::string()> metricsRenderer() const;
+
+ private:
+  class Holdoff;
+  void onChange();
+  void publish();
+  // Keeps the Secret informer's filter equal to what the objects reference.
+  void updateSecretReferences();
+
+  boost::asio::io_context& io_;
+  translator::TranslatorOptions options_;
+  Options source_options_;
+  Sink sink_;
+  std::shared_ptr<WatchMetrics> metrics_;
+  std::unique_ptr<ApiClient> client_;
+  std::unique_ptr<ObjectStore> store_;
+  std::vector<std::unique_ptr<Informer>> informers_;
+  Informer* secrets_ = nullptr;  // started once every other kind has synced
+  bool secrets_started_ = false;
+  std::set<std::string> referenced_secrets_;
+  std::unique_ptr<Holdoff> holdoff_;
+  std::set<std::string> reported_;  // diagnostics already logged
+  bool published_ = false;
+  std::chrono::steady_clock::time_point started_;
+  // When the oldest change not yet in a published snapshot arrived (epoch: none pending).
+  std::chrono::steady_clock::time_point pending_since_{};
+};
+
+}  // namespace atrium::controller::k8s

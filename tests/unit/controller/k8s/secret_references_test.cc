@@ -1,0 +1,43 @@
+#include "controller/k8s/secret_references.h"
+
+#include <gtest/gtest.h>
+
+namespace atrium::controller::k8s {
+namespace {
+
+KubeObject object(const std::string& kind, const std::string& ns, const std::string& name,
+                  nlohmann::json spec) {
+  KubeObject o;
+  o.kind = kind;
+  o.ns = ns;
+  o.name = name;
+  o.body = {{"kind", kind}, {"metadata", {{"name", name}, {"namespace", ns}}}, {"spec", spec}};
+  return o;
+}
+
+TEST(SecretReferences, CollectsEveryReferenceInTheObjectsNamespace) {
+  ObjectStore store;
+  store.upsert(object("Ingress", "web", "site",
+                      {{"tls",
+                        {{{"hosts", {"a.example.com"}}, {"secretName", "site-tls"}},
+                         {{"hosts", {"b.example.com"}}}}}}));
+  store.upsert(object(
+      "APIRoute", "api", "route",
+      {{"tls",
+        {{"secretName", "api-tls"},
+         {"clientValidation", {{"caSecretRef", {{"name", "client-ca"}, {"key", "ca.crt"}}}}}}},
+       {"policy", {{"auth", {{"jwt", {{"jwksSecretRef", {{"name", "jwks"}}}}}}}}}}));
+  store.upsert(object("APIConsumer", "api", "acme",
+                      {{"credentials",
+                        {{"apiKeys", {{{"secretRef", {{"name", "acme-key"}, {"key", "key"}}}}}},
+                         {"basicAuth", {{"secretRef", {{"name", "acme-basic"}}}}}}}}));
+  // Services and other kinds never make a Secret wanted.
+  store.upsert(object("Service", "web", "svc", {{"secretName", "not-a-reference"}}));
+  auto refs = referencedSecrets(store, "infra/default-cert");
+  EXPECT_EQ(refs, (std::set<std::string>{"web/site-tls", "api/api-tls", "api/client-ca", "api/jwks",
+                                         "api/acme-key", "api/acme-basic", "infra/default-cert"}));
+  EXPECT_TRUE(referencedSecrets(ObjectStore(), "").empty());
+}
+
+}  // namespace
+}  // namespace atrium::controller::k8s
