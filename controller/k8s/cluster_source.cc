@@ -128,19 +128,7 @@ void ClusterSource::publish() {
   auto t0 = std::chrono::steady_clock::now();
   updateSecretReferences();
   translator::TranslationResult result = translator::translate(*store_, options_);
-  std::set<std::string> now;
-  for (const auto& d : result.diagnostics) {
-    auto line = d.format();
-    if (!reported_.count(line)) {
-      if (d.warning) {
-        spdlog::warn("{}", line);
-      } else {
-        spdlog::error("{} (skipped; the rest of the configuration still applies)", line);
-      }
-    }
-    now.insert(std::move(line));
-  }
-  reported_ = std::move(now);
+  diagnostic_log_.report(result.diagnostics);
   auto elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   if (!published_) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/diagnostic_log.h"
 #include "controller/k8s/kubeconfig.h"
 #include "controller/translator/translator.h"
 
@@ -70,7 +71,7 @@ class ClusterSource {
   bool secrets_started_ = false;
   std::set<std::string> referenced_secrets_;
   std::unique_ptr<Holdoff> holdoff_;
-  std::set<std::string> reported_;  // diagnostics already logged
+  DiagnosticLog diagnostic_log_;
   bool published_ = false;
   std::chrono::steady_clock::time_point started_;
   // When the oldest change not yet in a published snapshot arrived (epoch: none pending).

@@ -32,19 +32,7 @@ void ManifestsSource::reload() {
   translator::TranslationResult result = translator::translate(loaded.objects, options_);
   Diagnostics all = std::move(loaded.diagnostics);
   all.insert(all.end(), result.diagnostics.begin(), result.diagnostics.end());
-  std::set<std::string> now;
-  for (const auto& d : all) {
-    auto line = d.format();
-    if (!reported_.count(line)) {
-      if (d.warning) {
-        spdlog::warn("{}", line);
-      } else {
-        spdlog::error("{} (skipped; the rest of the configuration still applies)", line);
-      }
-    }
-    now.insert(std::move(line));
-  }
-  reported_ = std::move(now);
+  diagnostic_log_.report(all);
   result.diagnostics = std::move(all);
   spdlog::debug("manifests: {} objects loaded from {}", loaded.objects.size(), dir_.string());
   sink_(result);

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 
+#include "controller/diagnostic_log.h"
 #include "controller/translator/translator.h"
 
 namespace boost::asio {
@@ -38,7 +39,7 @@ class ManifestsSource {
   translator::TranslatorOptions options_;
   Sink sink_;
   std::unique_ptr<DirectoryWatcher> watcher_;
-  std::set<std::string> reported_;  // diagnostics already logged
+  DiagnosticLog diagnostic_log_;
 };
 
 }  // namespace atrium::controller::manifests
