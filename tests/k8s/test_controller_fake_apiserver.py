@@ -9,7 +9,6 @@ Runs without the kube-apiserver binaries (only `openssl` for the test certificat
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import ssl
@@ -28,16 +27,8 @@ TOKEN = "fake-token-123"
 CONTINUE = "a+b/c="  # must arrive percent-encoded
 
 
-def _load_integration_helpers():
-    path = REPO / "tests" / "integration" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("atrium_integration_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-h = _load_integration_helpers()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from integration_helpers import h  # noqa: E402
 
 
 def ingress(name: str, host: str, rv: str) -> dict:

@@ -15,7 +15,6 @@ Run by hand:
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import re
 import subprocess
@@ -29,20 +28,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load_integration_helpers():
-    # The integration conftest holds the Atrium/echo helpers; loaded under its own name so it
-    # does not clash with this folder's conftest.
-    path = REPO / "tests" / "integration" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("atrium_integration_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-h = _load_integration_helpers()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from integration_helpers import h  # noqa: E402
 from kube_env import KubeEnv, find_binaries  # noqa: E402
+
 _namespaces = itertools.count(1)
 
 
@@ -143,17 +132,7 @@ def namespace(cluster):
     return name
 
 
-@pytest.fixture
-def echo():
-    started = []
-
-    def start(name):
-        b = h.EchoBackend(name)
-        started.append(b)
-        return b
-    yield start
-    for b in started:
-        b.stop()
+echo = h.echo  # the integration suite's echo-backend fixture
 
 
 @pytest.fixture
