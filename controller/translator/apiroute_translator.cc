@@ -376,8 +376,10 @@ bool readBackends(TranslationContext& ctx, FieldReader& r, const KubeObject& obj
         continue;
       }
       backend = ctx.backends.service(object.ns, *name, ref, static_cast<uint32_t>(weight), false);
-      if (backend.cluster.empty())
+      if (backend.cluster.empty()) {
         r.warning(spath, backend.unresolved_reason + " (requests answer 500)");
+        ctx.noteUnresolved(object, spath, backend.unresolved_reason);
+      }
     }
     route.backends.push_back(std::move(backend));
   }
@@ -493,6 +495,7 @@ void translateAPIRoutes(TranslationContext& ctx) {
       class_name = spec["ingressClassName"].get<std::string>();
     }
     if (!ctx.classes.isOurs(class_name)) continue;
+    ctx.markServed(object);
     translateAPIRoute(ctx, object);
   }
 }

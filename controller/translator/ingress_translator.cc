@@ -202,7 +202,10 @@ std::optional<config::WeightedBackend> readBackend(IngressContext& ic,
     ref.port = *port_name;
   }
   auto b = ic.ctx.backends.service(ic.object.ns, *name, ref, 1, ic.annotations.backend_https);
-  if (b.cluster.empty()) r.warning(spath, b.unresolved_reason + " (requests answer 500)");
+  if (b.cluster.empty()) {
+    r.warning(spath, b.unresolved_reason + " (requests answer 500)");
+    ic.ctx.noteUnresolved(ic.object, spath, b.unresolved_reason);
+  }
   return b;
 }
 
@@ -418,6 +421,7 @@ void translateIngresses(TranslationContext& ctx) {
       }
     }
     if (!ctx.classes.isOurs(class_name)) continue;  // other controllers' objects: ignored entirely
+    ctx.markServed(object);
     translateIngress(ctx, object);
   }
 }

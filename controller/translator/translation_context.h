@@ -23,6 +23,17 @@ struct TranslationContext {
   std::map<std::string, std::vector<config::Route>> hosts;
   // "Kind ns/name" → age rank among all routing objects (0 = oldest).
   std::map<std::string, uint32_t> ranks;
+  // Objects of our class (they get a status), with their unresolved backend references.
+  struct ServedObject {
+    const KubeObject* object = nullptr;
+    std::vector<std::string> unresolved;  // "spec.rules[0].backends[0]: Service x not found"
+  };
+  std::map<std::string, ServedObject> served;  // by displayName()
+
+  void markServed(const KubeObject& o) { served[o.displayName()].object = &o; }
+  void noteUnresolved(const KubeObject& o, const std::string& field, const std::string& reason) {
+    served[o.displayName()].unresolved.push_back(field + ": " + reason);
+  }
 
   bool inWatchedNamespace(const KubeObject& o) const {
     return options.watch_namespace.empty() || o.ns.empty() || o.ns == options.watch_namespace;

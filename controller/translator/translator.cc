@@ -4,6 +4,7 @@
 #include <set>
 #include <tuple>
 
+#include "controller/translator/object_status.h"
 #include "controller/translator/translation_context.h"
 #include "src/config/snapshot_json.h"
 
@@ -113,6 +114,7 @@ TranslationResult translate(const ObjectStore& objects, const TranslatorOptions&
       d.source = o->source;
     }
   }
+  result.statuses = objectStatuses(ctx, result.snapshot, result.diagnostics);
   return result;
 }
 

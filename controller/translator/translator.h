@@ -20,9 +20,32 @@ struct TranslatorOptions {
   std::string watch_namespace;
 };
 
+// One condition of an APIRoute's status (metav1.Condition without the bookkeeping times,
+// which the status writer fills in).
+struct ObjectCondition {
+  std::string type;    // "Accepted", "ResolvedRefs", "Programmed"
+  bool status = true;  // "True" / "False"
+  std::string reason;  // CamelCase, e.g. "BackendNotFound"
+  std::string message;
+  bool operator==(const ObjectCondition&) const = default;
+};
+
+// What Atrium has to say about one object of its class: Ingresses get the publish address
+// (no conditions), APIRoutes get conditions for their .metadata.generation. Objects of other
+// classes have no entry: they get no status at all.
+struct ObjectStatus {
+  std::string kind;
+  std::string ns;
+  std::string name;
+  int64_t generation = 0;
+  std::vector<ObjectCondition> conditions;
+  bool operator==(const ObjectStatus&) const = default;
+};
+
 struct TranslationResult {
   config::ConfigSnapshot snapshot;
   Diagnostics diagnostics;
+  std::vector<ObjectStatus> statuses;  // sorted by kind, namespace, name
   bool operator==(const TranslationResult&) const = default;
 };
 
