@@ -111,6 +111,15 @@ class Exchange : public ApiRequest, public std::enable_shared_from_this<Exchange
     begin();
   }
 
+  void startWrite(http::verb method, std::string content_type, std::string body,
+                  ApiClient::ResponseHandler done) {
+    method_ = method;
+    content_type_ = std::move(content_type);
+    request_.body() = std::move(body);
+    done_ = std::move(done);
+    begin();
+  }
+
   void startWatch(ApiClient::EventHandler on_event, ApiClient::ResponseHandler done,
                   std::chrono::milliseconds idle) {
     on_event_ = std::move(on_event);
@@ -169,7 +178,7 @@ class Exchange : public ApiRequest, public std::enable_shared_from_this<Exchange
 
   void onHandshake(beast::error_code ec) {
     if (ec) return fail("TLS handshake with " + endpointText() + ": " + ec.message());
-    request_.method(http::verb::get);
+    request_.method(method_);
     request_.target(target_);
     request_.version(11);
     request_.set(http::field::host, hostHeader());
@@ -178,6 +187,10 @@ class Exchange : public ApiRequest, public std::enable_shared_from_this<Exchange
     request_.set(http::field::connection, "close");
     std::string token = config_.bearerToken();
     if (!token.empty()) request_.set(http::field::authorization, "Bearer " + token);
+    if (method_ != http::verb::get) {
+      request_.set(http::field::content_type, content_type_);
+      request_.prepare_payload();
+    }
     beast::get_lowest_layer(stream_).expires_after(timeouts_.read);
     http::async_write(stream_, request_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->onWrite(ec);
@@ -307,7 +320,9 @@ class Exchange : public ApiRequest, public std::enable_shared_from_this<Exchange
   bool cancelled_ = false;
   unsigned status_ = 0;
   beast::flat_buffer buffer_;
-  http::request<http::empty_body> request_;
+  http::verb method_ = http::verb::get;
+  std::string content_type_;
+  http::request<http::string_body> request_;
   http::response_parser<http::string_body> whole_;
   http::response_parser<http::buffer_body> streamed_;
   char chunk_[16 * 1024];
@@ -331,6 +346,20 @@ std::shared_ptr<ApiRequest> ApiClient::get(const std::string& path_and_query,
   auto exchange = std::make_shared<Exchange>(impl_->io, impl_->tls, impl_->config,
                                              impl_->target(path_and_query), impl_->timeouts);
   exchange->startGet(std::move(done));
+  return exchange;
+}
+
+std::shared_ptr<ApiRequest> ApiClient::write(Write method, const std::string& path,
+                                             const nlohmann::json& body, ResponseHandler done) {
+  auto exchange = std::make_shared<Exchange>(impl_->io, impl_->tls, impl_->config,
+                                             impl_->target(path), impl_->timeouts);
+  http::verb verb = method == Write::Create    ? http::verb::post
+                    : method == Write::Replace ? http::verb::put
+                                               : http::verb::patch;
+  exchange->startWrite(verb,
+                       method == Write::MergePatch ? "application/merge-patch+json"
+                                                   : "application/json",
+                       body.dump(), std::move(done));
   return exchange;
 }
 

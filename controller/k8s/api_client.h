@@ -64,6 +64,12 @@ class ApiClient {
                                     ResponseHandler on_done,
                                     std::chrono::milliseconds idle_timeout);
 
+  // A write: POST (create), PUT (replace) or a JSON merge patch of `body` to `path`. The
+  // response carries the object as stored, or the API's Status on failure.
+  enum class Write { Create, Replace, MergePatch };
+  std::shared_ptr<ApiRequest> write(Write method, const std::string& path,
+                                    const nlohmann::json& body, ResponseHandler done);
+
   const ClusterConfig& config() const;
 
  private:

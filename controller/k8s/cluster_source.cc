@@ -32,11 +32,21 @@ ClusterSource::ClusterSource(boost::asio::io_context& io, ClusterConfig cluster,
       source_options_(source_options),
       sink_(std::move(sink)),
       metrics_(std::make_shared<WatchMetrics>()),
-      client_(std::make_unique<ApiClient>(io, std::move(cluster))),
+      client_(std::make_unique<ApiClient>(io, cluster)),
       store_(std::make_unique<ObjectStore>()),
-      holdoff_(std::make_unique<Holdoff>(io)) {}
+      holdoff_(std::make_unique<Holdoff>(io)) {
+  if (source_options_.leader_elect) {
+    ApiTimeouts lease_timeouts;
+    lease_timeouts.connect = source_options_.leader.retry_period * 2;
+    lease_timeouts.read = source_options_.leader.retry_period * 2;
+    lease_client_ = std::make_unique<ApiClient>(io, std::move(cluster), lease_timeouts);
+  }
+}
 
 ClusterSource::~ClusterSource() {
+  elector_.reset();
+  status_writer_.reset();
+  publish_informer_.reset();
   informers_.clear();  // cancels their requests before the client and store go
   holdoff_->timer.cancel();
 }
@@ -63,6 +73,54 @@ void ClusterSource::start() {
   for (auto& informer : informers_) {
     if (informer.get() != secrets_) informer->start();
   }
+  startStatus();
+}
+
+void ClusterSource::startStatus() {
+  const ObjectStore* services = store_.get();
+  const std::string& publish = source_options_.status.publish_service;
+  if (!publish.empty()) {
+    const std::string ns = publish.substr(0, publish.find('/'));
+    const std::string name = publish.substr(publish.find('/') + 1);
+    if (!options_.watch_namespace.empty() && ns != options_.watch_namespace) {
+      // Outside the watched namespace: a watch of that one Service, for status only (it never
+      // needs a new translation and is not waited for by readiness).
+      publish_store_ = std::make_unique<ObjectStore>();
+      Informer::Options options;
+      options.watch_namespace = ns;
+      options.watch_timeout_seconds = source_options_.watch_timeout_seconds;
+      const ResourceKind* service_kind = nullptr;
+      for (const auto& kind : watchedKinds()) {
+        if (kind.kind == "Service") service_kind = &kind;
+      }
+      publish_informer_ = std::make_unique<Informer>(
+          io_, *client_, *service_kind, options, *publish_store_, *metrics_, [this] {
+            if (status_writer_) status_writer_->reconcile();
+          });
+      publish_informer_->setFilter([name](const KubeObject& o) { return o.name == name; });
+      publish_informer_->start();
+      services = publish_store_.get();
+    }
+  }
+  status_writer_ = std::make_unique<StatusWriter>(io_, *client_, *store_, *services,
+                                                  source_options_.status, *metrics_);
+  if (!source_options_.leader_elect) {
+    status_writer_->setEnabled(true);
+    metrics_->setLeader(true);
+    return;
+  }
+  elector_ = std::make_unique<LeaderElector>(io_, *lease_client_, source_options_.leader,
+                                             [this](bool leading) {
+                                               metrics_->setLeader(leading);
+                                               status_writer_->setEnabled(leading);
+                                             });
+  elector_->start();
+}
+
+void ClusterSource::shutdown(std::function<void()> done) {
+  if (status_writer_) status_writer_->setEnabled(false);
+  if (!elector_) return done();
+  elector_->release(std::move(done));
 }
 
 void ClusterSource::updateSecretReferences() {
@@ -138,7 +196,8 @@ void ClusterSource::publish() {
                  store_->size());
   }
   spdlog::debug("controller mode: translated {} objects in {} ms", store_->size(), elapsed.count());
-  sink_(result);
+  const bool programmed = sink_(result);
+  if (status_writer_) status_writer_->update(result.statuses, programmed);
   if (pending_since_ != std::chrono::steady_clock::time_point{}) {
     metrics_->observeEventToProgrammed(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - pending_since_).count());

@@ -5,6 +5,9 @@
 // translate and hand the result to the sink, exactly like ManifestsSource. While the API
 // server is unreachable nothing changes and nothing is published, so the proxy keeps serving
 // the last good configuration.
+// After each build the objects' status is brought up to date (status_writer.h) by the
+// replica holding the leader-election Lease (leader_elector.h), or by every replica when
+// election is off.
 // Threading: runs on the control-plane io_context passed at construction; the sink is called
 // there. metricsRenderer()'s function may be called from any thread.
 #include <chrono>
@@ -16,6 +19,8 @@
 
 #include "controller/diagnostic_log.h"
 #include "controller/k8s/kubeconfig.h"
+#include "controller/k8s/leader_elector.h"
+#include "controller/k8s/status_writer.h"
 #include "controller/translator/translator.h"
 
 namespace boost::asio {
@@ -30,12 +35,17 @@ class WatchMetrics;
 
 class ClusterSource {
  public:
-  using Sink = std::function<void(const translator::TranslationResult&)>;
+  // Returns false when the proxy refused the snapshot (it keeps serving the previous one).
+  using Sink = std::function<bool(const translator::TranslationResult&)>;
 
   struct Options {
     std::chrono::milliseconds holdoff{100};
     unsigned watch_timeout_seconds = 300;
     std::string default_tls_secret;  // "NS/NAME": kept in memory like referenced Secrets
+    StatusWriter::Options status;
+    // Without election every replica writes status (fine for one replica).
+    bool leader_elect = true;
+    LeaderElector::Options leader;
   };
 
   // Throws std::runtime_error when the cluster's TLS material cannot be used.
@@ -48,6 +58,8 @@ class ClusterSource {
   // Starts every informer; the sink is first called once all of them have synced.
   void start();
   bool synced() const;
+  // Stops writing status and releases the Lease if held; `done` runs when that is over.
+  void shutdown(std::function<void()> done);
 
   // atrium_kube_watch_* counters as Prometheus text; safe to call from the admin thread.
   std::function<std::string()> metricsRenderer() const;
@@ -56,6 +68,8 @@ class ClusterSource {
   class Holdoff;
   void onChange();
   void publish();
+  // The status writer, the leader elector and (when needed) the publish Service's watch.
+  void startStatus();
   // Keeps the Secret informer's filter equal to what the objects reference.
   void updateSecretReferences();
 
@@ -71,6 +85,12 @@ class ClusterSource {
   bool secrets_started_ = false;
   std::set<std::string> referenced_secrets_;
   std::unique_ptr<Holdoff> holdoff_;
+  // The --publish-service Service when it lies outside the watched namespace.
+  std::unique_ptr<ObjectStore> publish_store_;
+  std::unique_ptr<Informer> publish_informer_;
+  std::unique_ptr<StatusWriter> status_writer_;
+  std::unique_ptr<ApiClient> lease_client_;  // short timeouts: a renewal must not hang
+  std::unique_ptr<LeaderElector> elector_;
   DiagnosticLog diagnostic_log_;
   bool published_ = false;
   std::chrono::steady_clock::time_point started_;

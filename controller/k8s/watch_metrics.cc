@@ -23,6 +23,16 @@ void WatchMetrics::observeEventToProgrammed(double seconds) {
   ++programmed_count_;
 }
 
+void WatchMetrics::setLeader(bool leader) {
+  std::lock_guard lock(mu_);
+  leader_ = leader;
+}
+
+void WatchMetrics::countStatusWrite(const std::string& kind, bool ok) {
+  std::lock_guard lock(mu_);
+  ++status_writes_[{kind, ok ? "ok" : "error"}];
+}
+
 std::string WatchMetrics::renderPrometheus() const {
   std::lock_guard lock(mu_);
   std::string out;
@@ -52,6 +62,17 @@ std::string WatchMetrics::renderPrometheus() const {
          "\n";
   out +=
       "atrium_kube_event_to_programmed_seconds_count " + std::to_string(programmed_count_) + "\n";
+  out +=
+      "# HELP atrium_leader 1 while this replica writes status (holds the leader-election "
+      "Lease, or runs without election).\n";
+  out += "# TYPE atrium_leader gauge\n";
+  out += std::string("atrium_leader ") + (leader_ ? "1" : "0") + "\n";
+  out += "# HELP atrium_kube_status_writes_total Status subresource writes by kind and result.\n";
+  out += "# TYPE atrium_kube_status_writes_total counter\n";
+  for (const auto& [key, n] : status_writes_) {
+    out += "atrium_kube_status_writes_total{kind=\"" + key.first + "\",result=\"" + key.second +
+           "\"} " + std::to_string(n) + "\n";
+  }
   return out;
 }
 

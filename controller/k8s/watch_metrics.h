@@ -20,9 +20,14 @@ class WatchMetrics {
   // Time from the first API event of a burst to the snapshot built from it being handed to
   // the proxy (holdoff + translation + publication).
   void observeEventToProgrammed(double seconds);
+  // Whether this replica writes status (the Lease holder, or every replica without election).
+  void setLeader(bool leader);
+  // One status write (PATCH of .../status); ok=false for any failure.
+  void countStatusWrite(const std::string& kind, bool ok);
 
-  // atrium_kube_watch_events_total{kind,type}, atrium_kube_watch_restarts_total{kind} and
-  // atrium_kube_objects{kind}, atrium_kube_event_to_programmed_seconds (summary: sum, count).
+  // atrium_kube_watch_events_total{kind,type}, atrium_kube_watch_restarts_total{kind},
+  // atrium_kube_objects{kind}, atrium_kube_event_to_programmed_seconds (summary: sum, count),
+  // atrium_leader and atrium_kube_status_writes_total{kind,result}.
   std::string renderPrometheus() const;
 
  private:
@@ -32,6 +37,8 @@ class WatchMetrics {
   std::map<std::string, size_t> objects_;
   double programmed_seconds_sum_ = 0;
   uint64_t programmed_count_ = 0;
+  bool leader_ = false;
+  std::map<std::pair<std::string, std::string>, uint64_t> status_writes_;
 };
 
 }  // namespace atrium::controller::k8s

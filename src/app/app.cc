@@ -4,12 +4,15 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fstream>
 #include <iostream>
 #include <optional>
 
 #include "controller/k8s/cluster_source.h"
 #include "controller/k8s/kubeconfig.h"
+#include "controller/k8s/leader_elector.h"
+#include "controller/k8s/status_patch.h"
 #include "controller/manifests/manifest_loader.h"
 #include "controller/manifests/manifests_source.h"
 #include "controller/translator/translator.h"
@@ -89,11 +92,12 @@ int runGateway(const Flags& flags) {
 
     config::ConfigSnapshot last;
     bool have_last = false;
-    auto sink = [&](const controller::translator::TranslationResult& result) {
+    // Returns whether the proxy serves this snapshot (false: refused, the previous one stays).
+    auto sink = [&](const controller::translator::TranslationResult& result) -> bool {
       // Equal snapshot → nothing published (and no generation bump).
       if (have_last && result.snapshot == last) {
         spdlog::debug("configuration unchanged");
-        return;
+        return true;
       }
       std::string error;
       if (engine.publish(std::make_shared<const config::ConfigSnapshot>(result.snapshot), &error)) {
@@ -107,27 +111,44 @@ int runGateway(const Flags& flags) {
         // Controller mode: ready once every informer synced and that view is programmed, so
         // a new replica never answers 404 for routes that exist.
         admin.setReady(true);
-      } else {
-        spdlog::error("configuration rejected, keeping the previous one: {}", error);
+        return true;
       }
+      spdlog::error("configuration rejected, keeping the previous one: {}", error);
+      return false;
     };
     std::unique_ptr<controller::manifests::ManifestsSource> manifests;
     std::unique_ptr<controller::k8s::ClusterSource> cluster;
     if (cluster_mode) {
       controller::k8s::ClusterSource::Options cluster_options;
       cluster_options.default_tls_secret = flags.default_tls_secret;
+      cluster_options.status.publish_service = flags.publish_service;
+      if (!flags.publish_address.empty()) {
+        std::string error;
+        cluster_options.status.publish_addresses =
+            controller::k8s::parsePublishAddresses(flags.publish_address, error);
+      }
+      // Leader election only matters in a cluster, where it is on unless turned off.
+      cluster_options.leader_elect = flags.leader_elect.value_or(true);
+      controller::k8s::LeaderElector::Options leader;
+      leader.lease_namespace = controller::k8s::defaultLeaseNamespace(flags.lease_namespace);
+      leader.lease_name = flags.ingress_class + "-leader";
+      leader.identity = controller::k8s::defaultLeaderIdentity();
+      cluster_options.leader =
+          controller::k8s::LeaderElector::timingsFor(flags.lease_duration, leader);
       cluster = std::make_unique<controller::k8s::ClusterSource>(
           control, std::move(*cluster_config), options, sink, cluster_options);
       engine.metrics().setExtraRenderer(cluster->metricsRenderer());
       cluster->start();
     } else {
       manifests = std::make_unique<controller::manifests::ManifestsSource>(
-          control, flags.manifests, options, sink);
+          control, flags.manifests, options,
+          [&sink](const controller::translator::TranslationResult& result) { sink(result); });
       if (!manifests->start()) return 1;
       admin.setReady(engine.hasConfig());
     }
 
     boost::asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+    boost::asio::steady_timer release_deadline(control);
     std::function<void(boost::system::error_code, int)> on_signal =
         [&](boost::system::error_code ec, int signo) {
           if (ec) return;
@@ -142,7 +163,14 @@ int runGateway(const Flags& flags) {
           spdlog::info("{}: draining (up to {} ms)", signo == SIGTERM ? "SIGTERM" : "SIGINT",
                        flags.drain_timeout.count());
           admin.setReady(false);
-          control.stop();
+          if (!cluster) return control.stop();
+          // Hand the Lease over before draining, so a successor writes status at once; a
+          // hung API server gets two seconds, not the whole drain.
+          release_deadline.expires_after(std::chrono::seconds(2));
+          release_deadline.async_wait([&](boost::system::error_code ec) {
+            if (!ec) control.stop();
+          });
+          cluster->shutdown([&] { control.stop(); });
         };
     signals.async_wait(on_signal);
     control.run();

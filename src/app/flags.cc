@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 #include <thread>
 
+#include "controller/k8s/status_patch.h"
 #include "src/common/units.h"
 
 namespace atrium::app {
@@ -38,6 +39,7 @@ po::options_description describeFlags() {
       ("publish-address", po::value<std::string>(), "address written to Ingress status")
       ("leader-elect", po::value<std::string>()->implicit_value("true"), "leader election for status writes")
       ("lease-namespace", po::value<std::string>(), "namespace of the leader-election Lease")
+      ("lease-duration", po::value<std::string>(), "leader-election Lease duration (default 15s; renewals every 2/15 of it)")
       ("log-level", po::value<std::string>(), "debug|info|warn|error (default info)")
       ("log-format", po::value<std::string>(), "json|text (default text)")
       ("access-log", po::value<std::string>(), "stdout|off|PATH (default stdout)")
@@ -168,6 +170,23 @@ std::optional<Flags> parseFlags(int argc, char** argv, std::string& error) {
       return std::nullopt;
     }
     f.drain_timeout = *d;
+  }
+  if (vm.count("lease-duration")) {
+    auto d = common::parseDuration(vm["lease-duration"].as<std::string>());
+    if (!d || *d < std::chrono::seconds(1) || d->count() % 1000 != 0) {
+      error = "--lease-duration: \"" + vm["lease-duration"].as<std::string>() +
+              "\" is not a whole number of seconds (at least 1s)";
+      return std::nullopt;
+    }
+    f.lease_duration = *d;
+  }
+  if (!f.publish_address.empty()) {
+    controller::k8s::parsePublishAddresses(f.publish_address, error);
+    if (!error.empty()) return std::nullopt;
+  }
+  if (!f.publish_address.empty() && !f.publish_service.empty()) {
+    error = "--publish-service and --publish-address are exclusive: pick one source of the address";
+    return std::nullopt;
   }
   if (f.log_level != "debug" && f.log_level != "info" && f.log_level != "warn" && f.log_level != "error") {
     error = "--log-level: expected debug, info, warn or error, got \"" + f.log_level + "\"";

@@ -32,6 +32,7 @@ struct Flags {
   std::string publish_address;
   std::optional<bool> leader_elect;
   std::string lease_namespace;
+  std::chrono::milliseconds lease_duration{15'000};
   // Logging and lifecycle.
   std::string log_level = "info";
   std::string log_format = "text";
