@@ -15,7 +15,6 @@ Run by hand:
 
 from __future__ import annotations
 
-import itertools
 import re
 import subprocess
 import sys
@@ -29,152 +28,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cluster_helpers import (ClusterAtrium, apply, external_service, install_crds,  # noqa: E402,F401
+                             served_by, status_of)
 from integration_helpers import h  # noqa: E402
 from kube_env import KubeEnv, find_binaries  # noqa: E402
-
-_namespaces = itertools.count(1)
-
-
-class ClusterAtrium:
-    """A running `atrium --kubeconfig` (the integration helpers start only manifests mode)."""
-
-    def __init__(self, workdir: Path, kubeconfig: str, extra_args=(), wait_ready: bool = True):
-        self.stderr_path = workdir / f"atrium-cluster-{time.monotonic_ns()}.stderr"
-        self._stderr = open(self.stderr_path, "wb")
-        self.args = [h.ATRIUM_BIN, "--kubeconfig", kubeconfig, "--bind", h.LOOPBACK,
-                     "--http-port", "0", "--admin-port", "0", "--admin-bind", h.LOOPBACK,
-                     "--threads", "2", "--access-log", "off", "--drain-timeout", "2s",
-                     *extra_args]
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self._stderr,
-                                     stdin=subprocess.DEVNULL, preexec_fn=h._die_with_parent)
-        try:
-            self.port, self.admin_port = self._wait_for_ports()
-            if wait_ready:
-                h.wait_until(lambda: self.admin_get("/readyz").status == 200, 20,
-                             message="/readyz 200")
-        except Exception:
-            self.kill()
-            raise
-
-    def _wait_for_ports(self):
-        def ports():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"atrium exited with {self.proc.returncode}:\n{self.stderr()}")
-            text = self.stderr()
-            proxy = re.search(r"proxy listening on \S+:(\d+)", text)
-            admin = re.search(r"admin listening on \S+:(\d+)", text)
-            return (int(proxy.group(1)), int(admin.group(1))) if proxy and admin else None
-        return h.wait_until(ports, 10, message="atrium's ports in its log")
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-    def get(self, path="/", host="localhost", **kw):
-        return h.http_request(self.port, "GET", path, host=host, **kw)
-
-    def admin_get(self, path):
-        return h.http_request(self.admin_port, "GET", path, host=f"{h.LOOPBACK}:{self.admin_port}",
-                              timeout=5)
-
-    def snapshot(self) -> dict:
-        r = self.admin_get("/config")
-        assert r.status == 200, r
-        return r.json()["snapshot"]
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            code = self.proc.wait(15)
-        finally:
-            self._stderr.close()
-        return code
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-        self._stderr.close()
-
-
-def install_crds(kube):
-    """Applies crds/ and waits until they are Established and kubectl can use them."""
-    kube.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-
-    def established():
-        # Polled rather than `kubectl wait`, which fails outright when it looks before the
-        # server has written any status.conditions.
-        for name in ("apiroutes.atrium.dev", "apiconsumers.atrium.dev"):
-            crd = kube.kubectl_json("get", "crd", name)
-            conditions = {c["type"]: c["status"]
-                          for c in crd.get("status", {}).get("conditions") or []}
-            if conditions.get("Established") != "True":
-                return False
-        return True
-    h.wait_until(established, 60, interval=0.2, message="CRDs Established")
-    # kubectl's discovery must know the new kinds before `kubectl apply` of an APIRoute works.
-    h.wait_until(lambda: kube.kubectl("get", "apiroutes", "-A", check=False).returncode == 0,
-                 30, interval=0.5, message="apiroutes served")
-
-
-@pytest.fixture(scope="module")
-def cluster(kube):
-    """The API server with the CRDs established and the `atrium` IngressClass present."""
-    install_crds(kube)
-    kube.kubectl("apply", "-f", "-", input=h.to_yaml([h.ingress_class("atrium")]))
-    return kube
-
-
-@pytest.fixture
-def namespace(cluster):
-    name = f"ctl-{next(_namespaces)}-{int(time.time() * 1000) % 100000}"
-    cluster.kubectl("create", "namespace", name)
-    return name
-
-
-echo = h.echo  # the integration suite's echo-backend fixture
-
-
-@pytest.fixture
-def gateways(request, tmp_path):
-    started = []
-
-    def start(kubeconfig, *args, **kw):
-        g = ClusterAtrium(tmp_path, kubeconfig, args, **kw)
-        started.append(g)
-        return g
-    yield start
-    for g in started:
-        if g.proc.poll() is None:
-            code = g.stop()
-            assert code == 0, f"atrium did not exit cleanly ({code}):\n{g.stderr()}"
-
-
-def external_service(name: str, port: int, namespace: str) -> dict:
-    """A Service that resolves to the echo on loopback (see the module docstring)."""
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"type": "ExternalName", "externalName": "localhost",
-                     "ports": [{"name": "http", "port": port, "targetPort": port}]}}
-
-
-def apply(kube, docs):
-    kube.kubectl("apply", "-f", "-", input=h.to_yaml(docs))
-
-
-def served_by(gw, host, path, service, timeout=5.0):
-    """Waits until `path` on `host` is answered by the echo named `service`; returns seconds."""
-    t0 = time.monotonic()
-
-    def ok():
-        r = gw.get(path, host=host)
-        return r.status == 200 and r.json().get("service") == service
-    h.wait_until(ok, timeout, message=f"{host}{path} served by {service}")
-    return time.monotonic() - t0
-
-
-def status_of(gw, host, path):
-    return gw.get(path, host=host).status
 
 
 def test_ingress_apply_change_delete(cluster, namespace, echo, gateways):
@@ -414,6 +271,12 @@ def test_api_server_restart_keeps_serving_and_resyncs(own_kube, echo, gateways):
     served_by(gw, "r.example.com", "/b", "echo-r2", timeout=15)
     metrics = gw.admin_get("/metrics").body.decode()
     assert re.search(r'atrium_kube_watch_restarts_total\{kind="Ingress"\} [1-9]', metrics), metrics
+    # The restarted server's watch cache begins at its current revision, older than what the
+    # watches resume from: they get 410 Gone and relist rather than crash or go empty.
+    assert re.search(r"resourceVersion \d+ is too old \(410 Gone\); listing again", gw.stderr()), \
+        gw.stderr()
+    for path, service in (("/a", "echo-r1"), ("/b", "echo-r2")):
+        served_by(gw, "r.example.com", path, service)
 
     # The CRDs arrive late: APIRoutes are picked up without a restart of Atrium.
     install_crds(kube)
