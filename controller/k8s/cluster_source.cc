@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -174,7 +175,9 @@ void ClusterSource::onChange() {
   }
   if (holdoff_->armed) return;
   holdoff_->armed = true;
-  holdoff_->timer.expires_after(source_options_.holdoff);
+  const auto now = std::chrono::steady_clock::now();
+  const auto next_allowed = last_build_ + source_options_.holdoff;
+  holdoff_->timer.expires_at(std::max(now + source_options_.settle, next_allowed));
   holdoff_->timer.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     holdoff_->armed = false;
@@ -184,6 +187,7 @@ void ClusterSource::onChange() {
 
 void ClusterSource::publish() {
   auto t0 = std::chrono::steady_clock::now();
+  last_build_ = t0;
   updateSecretReferences();
   translator::TranslationResult result = translator::translate(*store_, options_);
   diagnostic_log_.report(result.diagnostics);

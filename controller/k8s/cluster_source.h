@@ -1,8 +1,10 @@
 #pragma once
 // The controller mode's control loop: one Informer per kind feeding a shared ObjectStore;
-// once every kind has synced, and then after every change (coalesced with a ~100 ms holdoff so
-// a burst of events — a `kubectl apply` of ten objects, a relist — makes one snapshot build),
-// translate and hand the result to the sink, exactly like ManifestsSource. While the API
+// once every kind has synced, and then after every change, translate and hand the result to
+// the sink, exactly like ManifestsSource. Changes are coalesced: an isolated event is built
+// after a short settle (10 ms, enough for the rest of a `kubectl apply` of several objects to
+// arrive), and builds are at most one per holdoff (100 ms), so a burst of events — a relist, a
+// rollout touching hundreds of EndpointSlices — makes a few builds, not hundreds. While the API
 // server is unreachable nothing changes and nothing is published, so the proxy keeps serving
 // the last good configuration.
 // After each build the objects' status is brought up to date (status_writer.h) by the
@@ -39,7 +41,8 @@ class ClusterSource {
   using Sink = std::function<bool(const translator::TranslationResult&)>;
 
   struct Options {
-    std::chrono::milliseconds holdoff{100};
+    std::chrono::milliseconds holdoff{100};  // least time between two builds
+    std::chrono::milliseconds settle{10};    // wait after the first event of a quiet period
     unsigned watch_timeout_seconds = 300;
     std::string default_tls_secret;  // "NS/NAME": kept in memory like referenced Secrets
     StatusWriter::Options status;
@@ -93,6 +96,7 @@ class ClusterSource {
   std::unique_ptr<LeaderElector> elector_;
   DiagnosticLog diagnostic_log_;
   bool published_ = false;
+  std::chrono::steady_clock::time_point last_build_{};
   std::chrono::steady_clock::time_point started_;
   // When the oldest change not yet in a published snapshot arrived (epoch: none pending).
   std::chrono::steady_clock::time_point pending_since_{};

@@ -87,8 +87,18 @@ config::WeightedBackend BackendResolver::service(const std::string& ns, const st
   cluster.name = cluster_name;
   cluster.tls = tls;
   if (external) {
+    // Like ingress-nginx: a numeric targetPort is where the external name listens; without
+    // one, the Service port itself.
+    int64_t connect_port = number;
+    if (svc_port) {
+      const auto& target = field(*svc_port, "targetPort");
+      if (target.is_number_integer() && target.get<int64_t>() >= 1 &&
+          target.get<int64_t>() <= 65535) {
+        connect_port = target.get<int64_t>();
+      }
+    }
     auto host = stringField(spec, "externalName");
-    if (!host.empty()) cluster.endpoints.push_back({host, static_cast<uint16_t>(number)});
+    if (!host.empty()) cluster.endpoints.push_back({host, static_cast<uint16_t>(connect_port)});
     clusters_.emplace(cluster_name, std::move(cluster));
     return backend;
   }

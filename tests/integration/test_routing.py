@@ -8,9 +8,8 @@ import pytest
 
 from conftest import (endpoint_slice, ingress, ingress_class, ingress_path, service,
                       service_docs, stop_and_check)
-
-SERVICES = ["exact-host", "wild", "exact-foo", "prefix-foo", "aaa", "aaa-x-exact", "short",
-            "long", "deflt", "deflt-api", "other-class", "no-class", "named", "numbered"]
+from ingress_scenarios import (HOST_CASES, OTHER_CASES, PATH_CASES, SERVICES,
+                               routing_ingresses)
 
 
 @pytest.fixture(scope="module")
@@ -32,44 +31,7 @@ def setup(request, tmp_path_factory):
     docs.append(endpoint_slice("multi", "multi-1",
                                {"http": multi_http.port, "admin": multi_admin.port}))
 
-    routes = [
-        ingress("hosts", [
-            {"host": "exact.example.com", "paths": [ingress_path("/", "exact-host")]},
-            {"host": "*.wild.example.com", "paths": [ingress_path("/", "wild")]},
-        ]),
-        ingress("paths", [{"host": "paths.example.com", "paths": [
-            ingress_path("/foo", "exact-foo", path_type="Exact"),
-            ingress_path("/foo/", "prefix-foo", path_type="Prefix"),
-            ingress_path("/aaa", "aaa"),
-            ingress_path("/aaa/x", "aaa-x-exact", path_type="Exact"),
-            # Longest prefix wins regardless of list order: short first here ...
-            ingress_path("/p", "short"),
-            ingress_path("/p/q", "long"),
-            # ... and long first here.
-            ingress_path("/r/s", "long"),
-            ingress_path("/r", "short"),
-        ]}]),
-        # The same host in a second Ingress: merged; the longer prefix is in the older object.
-        ingress("paths-more", [{"host": "paths.example.com", "paths": [
-            ingress_path("/p/q/r/s", "long"),
-        ]}]),
-        ingress("default", [{"host": "deflt.example.com", "paths": [
-            ingress_path("/api", "deflt-api"),
-        ]}], default_backend=("deflt", 80)),
-        ingress("ports", [{"host": "ports.example.com", "paths": [
-            ingress_path("/by-name", "multi", port="admin"),
-            ingress_path("/by-number", "multi", port=80),
-        ]}]),
-        ingress("foreign", [{"host": "foreign.example.com", "paths": [
-            ingress_path("/", "other-class"),
-        ]}], class_name="other"),
-        ingress("unknown-class", [{"host": "unknown-class.example.com", "paths": [
-            ingress_path("/", "other-class"),
-        ]}], class_name="not-installed"),
-        ingress("classless", [{"host": "classless.example.com", "paths": [
-            ingress_path("/", "no-class"),
-        ]}], class_name=None),
-    ]
+    routes = routing_ingresses(ingress, ingress_path)
     workdir = tmp_path_factory.mktemp("routing")
     try:
         gw = Atrium(workdir, {"services.yaml": docs, "ingresses.yaml": routes})
@@ -93,47 +55,12 @@ def served_by(gw, host, path):
     return r.json()["service"]
 
 
-@pytest.mark.parametrize("host,expected", [
-    ("exact.example.com", "exact-host"),
-    ("EXACT.Example.COM", "exact-host"),          # host names are case-insensitive
-    ("exact.example.com:8080", "exact-host"),     # the port in Host is ignored
-    ("Exact.Example.Com:1", "exact-host"),
-    ("a.wild.example.com", "wild"),               # wildcard: exactly one label
-    ("Zz-9.WILD.example.com", "wild"),
-    ("a.wild.example.com:443", "wild"),
-    ("wild.example.com", 404),                    # not the bare domain
-    ("a.b.wild.example.com", 404),                # not two labels
-    ("example.com", 404),
-    ("nope.example.com", 404),
-])
+@pytest.mark.parametrize("host,expected", HOST_CASES)
 def test_host_matching(setup, host, expected):
     assert served_by(setup, host, "/anything") == expected
 
 
-@pytest.mark.parametrize("path,expected", [
-    ("/foo", "exact-foo"),          # Exact /foo
-    ("/foo/", "prefix-foo"),        # /foo/ is not /foo: the Prefix /foo/ takes it
-    ("/foo/bar", "prefix-foo"),
-    ("/FOO", 404),                  # Exact is case-sensitive
-    ("/aaa", "aaa"),
-    ("/aaa/", "aaa"),
-    ("/aaa/b", "aaa"),
-    ("/aaa/x", "aaa-x-exact"),      # Exact beats Prefix
-    ("/aaa/x/", "aaa"),             # ... only for exactly that path
-    ("/aaaccc", 404),               # Prefix is element-wise, never a string prefix
-    ("/aa", 404),
-    ("/p", "short"),
-    ("/p/x", "short"),
-    ("/p/q", "long"),               # longest prefix wins (listed after the shorter one)
-    ("/p/q/", "long"),
-    ("/p/qq", "short"),
-    ("/p/q/r", "long"),
-    ("/p/q/r/s/t", "long"),         # from the second Ingress of the same host
-    ("/r", "short"),
-    ("/r/s", "long"),               # longest prefix wins (listed before the shorter one)
-    ("/r/s/t", "long"),
-    ("/", 404),
-])
+@pytest.mark.parametrize("path,expected", PATH_CASES)
 def test_path_matching(setup, path, expected):
     assert served_by(setup, "paths.example.com", path) == expected
 
@@ -146,24 +73,12 @@ def test_query_string_does_not_affect_path_match_and_is_forwarded(setup):
     assert body["path"] == "/foo?x=1&y=%20"
 
 
-def test_default_backend(setup):
-    assert served_by(setup, "deflt.example.com", "/api/v1") == "deflt-api"
-    assert served_by(setup, "deflt.example.com", "/") == "deflt"
-    assert served_by(setup, "deflt.example.com", "/elsewhere/x") == "deflt"
-    # It catches unmatched requests for its own Ingress's hosts only.
-    assert served_by(setup, "unrelated.example.com", "/elsewhere") == 404
+@pytest.mark.parametrize("host,path,expected", OTHER_CASES)
+def test_default_backend_ports_and_classes(setup, host, path, expected):
+    assert served_by(setup, host, path) == expected
 
 
-def test_named_and_numbered_service_ports(setup):
-    assert served_by(setup, "ports.example.com", "/by-name") == "named"
-    assert served_by(setup, "ports.example.com", "/by-number") == "numbered"
-
-
-def test_other_ingress_class_is_not_served(setup):
-    assert served_by(setup, "foreign.example.com", "/") == 404
-    assert served_by(setup, "unknown-class.example.com", "/") == 404
-    # Without a class, --manifests mode serves it (--watch-ingress-without-class defaults on).
-    assert served_by(setup, "classless.example.com", "/") == "no-class"
+def test_other_ingress_classes_are_not_in_the_snapshot(setup):
     snapshot = setup.config()["snapshot"]
     hosts = {vh["hostname"] for vh in snapshot["virtual_hosts"]}
     assert "foreign.example.com" not in hosts
