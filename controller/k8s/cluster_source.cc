@@ -89,6 +89,7 @@ void ClusterSource::startStatus() {
       publish_store_ = std::make_unique<ObjectStore>();
       Informer::Options options;
       options.watch_namespace = ns;
+      options.field_selector = "metadata.name=" + name;
       options.watch_timeout_seconds = source_options_.watch_timeout_seconds;
       const ResourceKind* service_kind = nullptr;
       for (const auto& kind : watchedKinds()) {

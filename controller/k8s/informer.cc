@@ -95,10 +95,17 @@ class Informer::Impl : public std::enable_shared_from_this<Informer::Impl> {
     timer_.cancel();
   }
 
+  // `base` (the collection path by default) with the field selector appended after `sep`.
+  std::string selectorQuery(char sep, std::string base = "") const {
+    if (base.empty()) base = path_;
+    if (options_.field_selector.empty()) return base;
+    return base + sep + "fieldSelector=" + encodeQueryValue(options_.field_selector);
+  }
+
   // Step 1: LIST, page by page, into `pages_`; the bucket is replaced at the end.
   void list(const std::string& continue_token) {
     if (continue_token.empty()) pages_.clear();
-    request_ = client_.list(path_, options_.page_size, continue_token,
+    request_ = client_.list(selectorQuery('?'), options_.page_size, continue_token,
                             [weak = weak_from_this(), continue_token](ApiResponse response) {
                               if (auto self = weak.lock())
                                 self->onList(continue_token, std::move(response));
@@ -177,6 +184,7 @@ class Informer::Impl : public std::enable_shared_from_this<Informer::Impl> {
     timeout = std::max(timeout, 1u);
     std::string query =
         path_ + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(timeout);
+    if (!options_.field_selector.empty()) query = selectorQuery('&', query);
     if (!resource_version_.empty()) {
       query += "&resourceVersion=" + encodeQueryValue(resource_version_);
     }

@@ -48,6 +48,8 @@ class Informer {
     std::string watch_namespace;
     unsigned page_size = 500;
     unsigned watch_timeout_seconds = 300;  // jittered by up to -20% so watches don't align
+    // e.g. "metadata.name=atrium": only those objects (RBAC may then name just them).
+    std::string field_selector;
   };
 
   Informer(boost::asio::io_context& io, ApiClient& client, ResourceKind kind, Options options,

@@ -513,9 +513,9 @@ def test_rbac_watch_namespace(rendered):
     assert set(by_name) == {("team-a", "atrium"), (NAMESPACE, "atrium-leader-election"),
                             (NAMESPACE, "atrium-publish-service")}
     assert rule_set(by_name["team-a", "atrium"]["rules"]) == NAMESPACED_RULES
-    # Its own Service, for --publish-service: Services of its namespace, nothing else there.
+    # Its own Service, for --publish-service: that one Service, nothing else there.
     assert rule_set(by_name[NAMESPACE, "atrium-publish-service"]["rules"]) == expand(
-        {("", "services"): READ})
+        {("", "services"): READ}, name="atrium")
     bindings = {(b["metadata"]["namespace"], b["metadata"]["name"]): b
                 for b in roles["RoleBinding"]}
     assert set(bindings) == set(by_name)

@@ -44,7 +44,6 @@ APP_NS = "rbac-app"  # where the cluster-wide release's test Ingress lives
 POD_NAME = "atrium-rbac-test-0"
 FORBIDDEN = re.compile(r"forbidden|HTTP 403", re.I)
 SCOPED_VALUES = {"watchNamespace": "team-scoped", "ingressClass": {"name": "atrium-scoped"}}
-LEADER_XFAIL = pytest.mark.xfail(reason="status/leader election land with issue 3", strict=False)
 
 
 @dataclass
@@ -219,18 +218,21 @@ def test_watch_namespace_confines_reads_to_that_namespace(kube, scoped):
     for kind in READ_KINDS:
         assert can_i(kube, scoped, "list", kind, "team-scoped"), kind
         assert not can_i(kube, scoped, "list", kind), f"{kind} cluster-wide"
-        for ns in ("default", APP_NS) + (() if kind == "services" else (scoped.namespace,)):
+        for ns in ("default", APP_NS, scoped.namespace):
             assert not can_i(kube, scoped, "list", kind, ns), (kind, ns)
     assert can_i(kube, scoped, "list", "ingressclasses.networking.k8s.io")
     assert can_i(kube, scoped, "patch", "ingresses.networking.k8s.io", "team-scoped",
                  subresource="status")
     assert not can_i(kube, scoped, "patch", "ingresses.networking.k8s.io", "default",
                      subresource="status")
-    # --publish-service's Service in the release namespace: readable and watchable, not writable.
+    # --publish-service's Service in the release namespace (the release's fullname, which is
+    # the release name here): that one readable and watchable, not writable; no other Service.
+    own = f"services/{scoped.name}"
     for verb in ("get", "list", "watch"):
-        assert can_i(kube, scoped, verb, "services", scoped.namespace), verb
+        assert can_i(kube, scoped, verb, own, scoped.namespace), verb
+    assert not can_i(kube, scoped, "get", "services/someone-else", scoped.namespace)
     for verb in ("update", "patch", "delete"):
-        assert not can_i(kube, scoped, verb, "services", scoped.namespace), verb
+        assert not can_i(kube, scoped, verb, own, scoped.namespace), verb
     assert not can_i(kube, scoped, "patch", "services", scoped.namespace, subresource="status")
     assert can_i(kube, scoped, "update", "leases.coordination.k8s.io/atrium-scoped-leader",
                  scoped.namespace)
@@ -359,13 +361,11 @@ def published_addresses(kube, name: str, namespace: str) -> list[dict]:
     return h.wait_until(published, 20, interval=0.2, message=f"{name}'s status written")
 
 
-@LEADER_XFAIL
 def test_atrium_writes_ingress_status_with_the_chart_rbac(kube, gateway):
     assert published_addresses(kube, "rbac-echo", APP_NS) == [{"ip": PUBLISH_ADDRESS}]
     gateway.assert_nothing_forbidden()
 
 
-@LEADER_XFAIL
 def test_atrium_holds_the_lease_with_the_chart_rbac(kube, gateway, cluster_wide):
     def holder():
         res = kube.kubectl("get", "lease", "atrium-leader", "-n", cluster_wide.namespace,
@@ -413,7 +413,6 @@ def test_atrium_confined_to_its_namespace(scoped_gateway):
     scoped_gateway.assert_nothing_forbidden()
 
 
-@LEADER_XFAIL
 def test_atrium_publishes_its_service_address_when_confined(kube, scoped_gateway):
     assert published_addresses(kube, "scoped-echo", "team-scoped") == [{"ip": LB_ADDRESS}]
     scoped_gateway.assert_nothing_forbidden()
