@@ -10,6 +10,7 @@
 #include "controller/k8s/informer.h"
 #include "controller/k8s/secret_references.h"
 #include "controller/k8s/watch_metrics.h"
+#include "controller/translator/translation_cache.h"
 
 namespace atrium::controller::k8s {
 
@@ -35,6 +36,7 @@ ClusterSource::ClusterSource(boost::asio::io_context& io, ClusterConfig cluster,
       metrics_(std::make_shared<WatchMetrics>()),
       client_(std::make_unique<ApiClient>(io, cluster)),
       store_(std::make_unique<ObjectStore>()),
+      translation_cache_(std::make_unique<translator::TranslationCache>()),
       holdoff_(std::make_unique<Holdoff>(io)) {
   if (source_options_.leader_elect) {
     ApiTimeouts lease_timeouts;
@@ -187,25 +189,32 @@ void ClusterSource::onChange() {
 }
 
 void ClusterSource::publish() {
-  auto t0 = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::duration d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+  };
+  const auto t0 = Clock::now();
   last_build_ = t0;
   updateSecretReferences();
-  translator::TranslationResult result = translator::translate(*store_, options_);
+  translator::TranslationResult result = translator::translate(*store_, options_, translation_cache_.get());
   diagnostic_log_.report(result.diagnostics);
-  auto elapsed =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  const auto t1 = Clock::now();
   if (!published_) {
     published_ = true;
     spdlog::info("controller mode: all kinds synced in {} ms ({} objects)",
                  std::chrono::duration_cast<std::chrono::milliseconds>(t0 - started_).count(),
                  store_->size());
   }
-  spdlog::debug("controller mode: translated {} objects in {} ms", store_->size(), elapsed.count());
-  const bool programmed = sink_(result);
-  if (status_writer_) status_writer_->update(result.statuses, programmed);
-  if (pending_since_ != std::chrono::steady_clock::time_point{}) {
-    metrics_->observeEventToProgrammed(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - pending_since_).count());
+  const bool programmed =
+      sink_(std::make_shared<const config::ConfigSnapshot>(std::move(result.snapshot)));
+  const auto t2 = Clock::now();
+  if (status_writer_) status_writer_->update(std::move(result.statuses), programmed);
+  const auto t3 = Clock::now();
+  spdlog::debug("controller mode: {} objects: translated in {:.1f} ms, programmed in {:.1f} ms, "
+                "status compared in {:.1f} ms",
+                store_->size(), ms(t1 - t0), ms(t2 - t1), ms(t3 - t2));
+  if (pending_since_ != Clock::time_point{}) {
+    metrics_->observeEventToProgrammed(std::chrono::duration<double>(t2 - pending_since_).count());
     pending_since_ = {};
   }
 }

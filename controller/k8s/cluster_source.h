@@ -37,8 +37,9 @@ class WatchMetrics;
 
 class ClusterSource {
  public:
-  // Returns false when the proxy refused the snapshot (it keeps serving the previous one).
-  using Sink = std::function<bool(const translator::TranslationResult&)>;
+  // Gets each new snapshot (moved out of the translation, never copied); returns false when
+  // the proxy refused it (it keeps serving the previous one).
+  using Sink = std::function<bool(std::shared_ptr<const config::ConfigSnapshot>)>;
 
   struct Options {
     std::chrono::milliseconds holdoff{100};  // least time between two builds
@@ -83,6 +84,7 @@ class ClusterSource {
   std::shared_ptr<WatchMetrics> metrics_;
   std::unique_ptr<ApiClient> client_;
   std::unique_ptr<ObjectStore> store_;
+  std::unique_ptr<translator::TranslationCache> translation_cache_;
   std::vector<std::unique_ptr<Informer>> informers_;
   Informer* secrets_ = nullptr;  // started once every other kind has synced
   bool secrets_started_ = false;

@@ -35,7 +35,7 @@ void ManifestsSource::reload() {
   diagnostic_log_.report(all);
   result.diagnostics = std::move(all);
   spdlog::debug("manifests: {} objects loaded from {}", loaded.objects.size(), dir_.string());
-  sink_(result);
+  sink_(std::make_shared<const config::ConfigSnapshot>(std::move(result.snapshot)));
 }
 
 }  // namespace atrium::controller::manifests

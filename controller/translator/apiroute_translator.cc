@@ -353,7 +353,7 @@ bool readBackends(TranslationContext& ctx, FieldReader& r, const KubeObject& obj
     }
     config::WeightedBackend backend;
     if (url) {
-      backend = ctx.backends.url(*url, static_cast<uint32_t>(weight));
+      backend = ctx.resolveUrl(*url, static_cast<uint32_t>(weight));
       if (backend.cluster.empty()) {
         r.error(FieldReader::join(bpath, "url"), backend.unresolved_reason);
         continue;
@@ -375,7 +375,7 @@ bool readBackends(TranslationContext& ctx, FieldReader& r, const KubeObject& obj
         r.error(FieldReader::join(spath, "port"), "must be a port number (1-65535) or a port name");
         continue;
       }
-      backend = ctx.backends.service(object.ns, *name, ref, static_cast<uint32_t>(weight), false);
+      backend = ctx.resolveService(object.ns, *name, ref, static_cast<uint32_t>(weight), false);
       if (backend.cluster.empty()) {
         r.warning(spath, backend.unresolved_reason + " (requests answer 500)");
         ctx.noteUnresolved(object, spath, backend.unresolved_reason);
@@ -479,7 +479,7 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     route.max_request_body_bytes = policy.max_body;
     route.ip_allow = policy.ip_allow;
     route.ip_deny = policy.ip_deny;
-    for (const auto& host : hostnames) ctx.hosts[host].push_back(route);
+    for (const auto& host : hostnames) ctx.addRoute(host, route);
   }
 }
 
@@ -489,14 +489,18 @@ void translateAPIRoutes(TranslationContext& ctx) {
   for (const auto& [key, object] : ctx.objects.all("APIRoute")) {
     if (!ctx.inWatchedNamespace(object)) continue;
     std::optional<std::string> class_name;
-    const auto& spec = object.body.value("spec", nlohmann::json::object());
+    const auto& spec = jsonAt(object.body, "spec");
     if (spec.is_object() && spec.contains("ingressClassName") &&
         spec["ingressClassName"].is_string()) {
       class_name = spec["ingressClassName"].get<std::string>();
     }
     if (!ctx.classes.isOurs(class_name)) continue;
     ctx.markServed(object);
-    translateAPIRoute(ctx, object);
+    if (ctx.cache) {
+      ctx.cache->translate(ctx, object, [&] { translateAPIRoute(ctx, object); });
+    } else {
+      translateAPIRoute(ctx, object);
+    }
   }
 }
 

@@ -36,8 +36,22 @@ BackendResolver::BackendResolver(const ObjectStore& objects) : objects_(objects)
 config::WeightedBackend BackendResolver::service(const std::string& ns, const std::string& name,
                                                  const ServicePortRef& port, uint32_t weight,
                                                  bool tls) {
-  config::WeightedBackend backend;
+  std::string key = ns;
+  key += '/';
+  key += name;
+  key += std::holds_alternative<int64_t>(port.port) ? ":#" + std::to_string(std::get<int64_t>(port.port))
+                                                    : ":" + std::get<std::string>(port.port);
+  if (tls) key += "#https";
+  auto it = resolved_.find(key);
+  if (it == resolved_.end()) it = resolved_.emplace(std::move(key), resolve(ns, name, port, tls)).first;
+  config::WeightedBackend backend = it->second;
   backend.weight = weight;
+  return backend;
+}
+
+config::WeightedBackend BackendResolver::resolve(const std::string& ns, const std::string& name,
+                                                 const ServicePortRef& port, bool tls) {
+  config::WeightedBackend backend;
   const KubeObject* svc = objects_.find("Service", ns, name);
   const std::string port_text = std::holds_alternative<int64_t>(port.port)
                                     ? std::to_string(std::get<int64_t>(port.port))

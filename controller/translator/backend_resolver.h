@@ -33,6 +33,11 @@ class BackendResolver {
  private:
   const ObjectStore& objects_;
   std::map<std::string, config::Cluster> clusters_;
+  // (ns/name, port, tls) → resolved backend (weight 1): the paths of an Ingress usually share
+  // one Service, and every lookup would otherwise scan the Service again.
+  std::map<std::string, config::WeightedBackend> resolved_;
+  config::WeightedBackend resolve(const std::string& ns, const std::string& name,
+                                  const ServicePortRef& port, bool tls);
   // Service key → its EndpointSlices (label kubernetes.io/service-name), built once.
   std::multimap<std::string, const KubeObject*> slices_by_service_;
 };

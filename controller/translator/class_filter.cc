@@ -1,14 +1,15 @@
 #include "controller/translator/class_filter.h"
 
+#include "controller/translator/field_reader.h"
+
 namespace atrium::controller::translator {
 
 namespace {
 
 bool controlledByUs(const KubeObject& ingress_class) {
-  const auto& spec = ingress_class.body.value("spec", nlohmann::json::object());
-  auto controller = spec.find("controller");
-  return controller != spec.end() && controller->is_string() &&
-         controller->get<std::string>() == kControllerName;
+  const auto& spec = jsonAt(ingress_class.body, "spec");
+  const auto& controller = jsonAt(spec, "controller");
+  return controller.is_string() && controller.get<std::string>() == kControllerName;
 }
 
 }  // namespace
@@ -17,10 +18,9 @@ ClassFilter::ClassFilter(const ObjectStore& objects, const TranslatorOptions& op
     : objects_(objects), options_(options) {
   for (const auto& [key, ic] : objects.all("IngressClass")) {
     const auto& annotations =
-        ic.body.value("metadata", nlohmann::json::object()).value("annotations", nlohmann::json::object());
-    auto flag = annotations.find("ingressclass.kubernetes.io/is-default-class");
-    if (controlledByUs(ic) && flag != annotations.end() && flag->is_string() &&
-        flag->get<std::string>() == "true") {
+        jsonAt(jsonAt(ic.body, "metadata"), "annotations");
+    const auto& flag = jsonAt(annotations, "ingressclass.kubernetes.io/is-default-class");
+    if (controlledByUs(ic) && flag.is_string() && flag.get<std::string>() == "true") {
       default_class_is_ours_ = true;
     }
   }

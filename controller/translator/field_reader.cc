@@ -2,6 +2,13 @@
 
 namespace atrium::controller::translator {
 
+const nlohmann::json& jsonAt(const nlohmann::json& j, const char* key) {
+  static const nlohmann::json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
 void FieldReader::error(const std::string& field, const std::string& message) {
   ++errors_;
   diagnostics_.push_back({object_.source, object_.displayName(), field, message, false});

@@ -11,6 +11,10 @@
 
 namespace atrium::controller::translator {
 
+// j[key] by reference when j is an object holding key, else a null value. Unlike
+// json::value(key, default), never copies: translation reads every object on every change.
+const nlohmann::json& jsonAt(const nlohmann::json& j, const char* key);
+
 class FieldReader {
  public:
   FieldReader(const KubeObject& object, Diagnostics& diagnostics)

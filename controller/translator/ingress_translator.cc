@@ -201,7 +201,7 @@ std::optional<config::WeightedBackend> readBackend(IngressContext& ic,
   } else {
     ref.port = *port_name;
   }
-  auto b = ic.ctx.backends.service(ic.object.ns, *name, ref, 1, ic.annotations.backend_https);
+  auto b = ic.ctx.resolveService(ic.object.ns, *name, ref, 1, ic.annotations.backend_https);
   if (b.cluster.empty()) {
     r.warning(spath, b.unresolved_reason + " (requests answer 500)");
     ic.ctx.noteUnresolved(ic.object, spath, b.unresolved_reason);
@@ -306,14 +306,14 @@ void applyRewrite(IngressContext& ic, config::Route& route, const std::string& r
 void translateIngress(TranslationContext& ctx, const KubeObject& object) {
   FieldReader r(object, ctx.diagnostics);
   const auto& body = object.body;
-  const auto& metadata = body.value("metadata", nlohmann::json::object());
+  const auto& metadata = jsonAt(body, "metadata");
   const auto* spec = r.object(body, "", "spec");
   if (!spec) {
     r.error("spec", "is required");
     return;
   }
   IngressContext ic{ctx, r, object,
-                    readAnnotations(r, metadata.value("annotations", nlohmann::json::object()))};
+                    readAnnotations(r, jsonAt(metadata, "annotations"))};
   if (!ic.annotations.ok) return;
 
   if (spec->contains("tls")) {
@@ -399,7 +399,7 @@ void translateIngress(TranslationContext& ctx, const KubeObject& object) {
   for (size_t k = 0; k < regex_paths.size(); ++k) {
     produced[regex_paths[k].second].second.rule_index = indexes[k];
   }
-  for (auto& [host, route] : produced) ctx.hosts[host].push_back(std::move(route));
+  for (auto& [host, route] : produced) ctx.addRoute(host, std::move(route));
 }
 
 }  // namespace
@@ -407,14 +407,14 @@ void translateIngress(TranslationContext& ctx, const KubeObject& object) {
 void translateIngresses(TranslationContext& ctx) {
   for (const auto& [key, object] : ctx.objects.all("Ingress")) {
     if (!ctx.inWatchedNamespace(object)) continue;
-    const auto& metadata = object.body.value("metadata", nlohmann::json::object());
+    const auto& metadata = jsonAt(object.body, "metadata");
     std::optional<std::string> class_name;
-    const auto& spec = object.body.value("spec", nlohmann::json::object());
+    const auto& spec = jsonAt(object.body, "spec");
     if (spec.is_object() && spec.contains("ingressClassName") &&
         spec["ingressClassName"].is_string()) {
       class_name = spec["ingressClassName"].get<std::string>();
     } else {
-      const auto& ann = metadata.value("annotations", nlohmann::json::object());
+      const auto& ann = jsonAt(metadata, "annotations");
       if (ann.is_object() && ann.contains("kubernetes.io/ingress.class") &&
           ann["kubernetes.io/ingress.class"].is_string()) {
         class_name = ann["kubernetes.io/ingress.class"].get<std::string>();
@@ -422,7 +422,11 @@ void translateIngresses(TranslationContext& ctx) {
     }
     if (!ctx.classes.isOurs(class_name)) continue;  // other controllers' objects: ignored entirely
     ctx.markServed(object);
-    translateIngress(ctx, object);
+    if (ctx.cache) {
+      ctx.cache->translate(ctx, object, [&] { translateIngress(ctx, object); });
+    } else {
+      translateIngress(ctx, object);
+    }
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "controller/translator/field_reader.h"
+
 namespace atrium::controller::translator {
 
 namespace {
@@ -21,10 +23,8 @@ std::string summarize(const std::vector<std::string>& problems) {
 }
 
 int64_t generationOf(const KubeObject& o) {
-  const auto& md = o.body.value("metadata", nlohmann::json::object());
-  if (!md.is_object()) return 0;
-  auto it = md.find("generation");
-  return it != md.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+  const auto& generation = jsonAt(jsonAt(o.body, "metadata"), "generation");
+  return generation.is_number_integer() ? generation.get<int64_t>() : 0;
 }
 
 }  // namespace

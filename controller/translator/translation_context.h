@@ -6,9 +6,26 @@
 
 #include "controller/translator/backend_resolver.h"
 #include "controller/translator/class_filter.h"
+#include "controller/translator/translation_cache.h"
 #include "controller/translator/translator.h"
 
 namespace atrium::controller::translator {
+
+// What translating one object produced and read (see translation_cache.h).
+struct BackendLookup {
+  bool is_url = false;
+  std::string ns, name, url;
+  ServicePortRef port;
+  uint32_t weight = 1;
+  bool tls = false;
+  config::WeightedBackend result;
+};
+struct ObjectRecord {
+  std::vector<std::pair<std::string, config::Route>> routes;  // host → route, in order
+  std::vector<BackendLookup> lookups;
+  Diagnostics diagnostics;
+  std::vector<std::string> unresolved;
+};
 
 struct TranslationContext {
   TranslationContext(const ObjectStore& objs, const TranslatorOptions& opts, Diagnostics& diags)
@@ -29,6 +46,27 @@ struct TranslationContext {
     std::vector<std::string> unresolved;  // "spec.rules[0].backends[0]: Service x not found"
   };
   std::map<std::string, ServedObject> served;  // by displayName()
+
+  // Set while one object is translated for the cache; every output and every read of another
+  // object goes through the methods below so that it is recorded.
+  ObjectRecord* recording = nullptr;
+  TranslationCache* cache = nullptr;  // null: translate everything
+
+  void addRoute(const std::string& host, config::Route route) {
+    if (recording) recording->routes.emplace_back(host, route);
+    hosts[host].push_back(std::move(route));
+  }
+  config::WeightedBackend resolveService(const std::string& ns, const std::string& name,
+                                         const ServicePortRef& port, uint32_t weight, bool tls) {
+    auto result = backends.service(ns, name, port, weight, tls);
+    if (recording) recording->lookups.push_back({false, ns, name, "", port, weight, tls, result});
+    return result;
+  }
+  config::WeightedBackend resolveUrl(const std::string& url, uint32_t weight) {
+    auto result = backends.url(url, weight);
+    if (recording) recording->lookups.push_back({true, "", "", url, {}, weight, false, result});
+    return result;
+  }
 
   void markServed(const KubeObject& o) { served[o.displayName()].object = &o; }
   void noteUnresolved(const KubeObject& o, const std::string& field, const std::string& reason) {

@@ -4,6 +4,7 @@
 #include <set>
 #include <tuple>
 
+#include "controller/translator/field_reader.h"
 #include "controller/translator/object_status.h"
 #include "controller/translator/translation_context.h"
 #include "src/config/snapshot_json.h"
@@ -20,11 +21,8 @@ void rankObjects(TranslationContext& ctx) {
   for (const char* kind : {"Ingress", "APIRoute"}) {
     for (const auto& [key, o] : ctx.objects.all(kind)) {
       std::string created;
-      const auto& md = o.body.value("metadata", nlohmann::json::object());
-      if (md.is_object() && md.contains("creationTimestamp") &&
-          md["creationTimestamp"].is_string()) {
-        created = md["creationTimestamp"].get<std::string>();
-      }
+      const auto& timestamp = jsonAt(jsonAt(o.body, "metadata"), "creationTimestamp");
+      if (timestamp.is_string()) created = timestamp.get<std::string>();
       all.emplace_back(created, o.displayName(), &o);
     }
   }
@@ -74,9 +72,11 @@ void dropIngressConflicts(TranslationContext& ctx, const std::string& host,
 
 }  // namespace
 
-TranslationResult translate(const ObjectStore& objects, const TranslatorOptions& options) {
+TranslationResult translate(const ObjectStore& objects, const TranslatorOptions& options,
+                            TranslationCache* cache) {
   TranslationResult result;
   TranslationContext ctx(objects, options, result.diagnostics);
+  ctx.cache = cache;
   rankObjects(ctx);
   translateIngresses(ctx);
   translateAPIRoutes(ctx);
@@ -115,6 +115,7 @@ TranslationResult translate(const ObjectStore& objects, const TranslatorOptions&
     }
   }
   result.statuses = objectStatuses(ctx, result.snapshot, result.diagnostics);
+  if (cache) cache->finishPass();
   return result;
 }
 

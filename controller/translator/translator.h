@@ -49,6 +49,11 @@ struct TranslationResult {
   bool operator==(const TranslationResult&) const = default;
 };
 
-TranslationResult translate(const ObjectStore& objects, const TranslatorOptions& options);
+class TranslationCache;
+
+// With a cache (kept by the caller from one translation to the next), objects unchanged since
+// the previous call are not translated again (translation_cache.h); the result is the same.
+TranslationResult translate(const ObjectStore& objects, const TranslatorOptions& options,
+                            TranslationCache* cache = nullptr);
 
 }  // namespace atrium::controller::translator

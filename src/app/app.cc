@@ -90,24 +90,22 @@ int runGateway(const Flags& flags) {
     // In a cluster, classless objects usually belong to another controller: opt in explicitly.
     options.watch_without_class = flags.watch_ingress_without_class.value_or(!cluster_mode);
 
-    config::ConfigSnapshot last;
-    bool have_last = false;
+    std::shared_ptr<const config::ConfigSnapshot> last;
     // Returns whether the proxy serves this snapshot (false: refused, the previous one stays).
-    auto sink = [&](const controller::translator::TranslationResult& result) -> bool {
+    auto sink = [&](std::shared_ptr<const config::ConfigSnapshot> snapshot) -> bool {
       // Equal snapshot → nothing published (and no generation bump).
-      if (have_last && result.snapshot == last) {
+      if (last && *snapshot == *last) {
         spdlog::debug("configuration unchanged");
         return true;
       }
       std::string error;
-      if (engine.publish(std::make_shared<const config::ConfigSnapshot>(result.snapshot), &error)) {
-        last = result.snapshot;
-        have_last = true;
+      if (engine.publish(snapshot, &error)) {
+        last = snapshot;
         size_t routes = 0;
-        for (const auto& vh : result.snapshot.virtual_hosts) routes += vh.routes.size();
+        for (const auto& vh : snapshot->virtual_hosts) routes += vh.routes.size();
         spdlog::info("configuration generation {} applied: {} hosts, {} routes, {} clusters",
-                     engine.metrics().config_generation.load(), result.snapshot.virtual_hosts.size(),
-                     routes, result.snapshot.clusters.size());
+                     engine.metrics().config_generation.load(), snapshot->virtual_hosts.size(),
+                     routes, snapshot->clusters.size());
         // Controller mode: ready once every informer synced and that view is programmed, so
         // a new replica never answers 404 for routes that exist.
         admin.setReady(true);
@@ -142,7 +140,9 @@ int runGateway(const Flags& flags) {
     } else {
       manifests = std::make_unique<controller::manifests::ManifestsSource>(
           control, flags.manifests, options,
-          [&sink](const controller::translator::TranslationResult& result) { sink(result); });
+          [&sink](std::shared_ptr<const config::ConfigSnapshot> snapshot) {
+            sink(std::move(snapshot));
+          });
       if (!manifests->start()) return 1;
       admin.setReady(engine.hasConfig());
     }

@@ -665,7 +665,12 @@ def test_api_server_accepts_rendered_objects(kube, helm_bin, combo):
     lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
     assert len(lines) == len(applied), res.stdout
     assert all(ln.endswith("(server dry run)") for ln in lines), res.stdout
-    assert "Warning" not in res.stderr, res.stderr
+    # Another test module of the same session may have created the IngressClass with a
+    # client-side `kubectl apply`; kubectl then warns about migrating that object's
+    # last-applied annotation, which says nothing about the chart.
+    warnings = [ln for ln in res.stderr.splitlines()
+                if "Warning" in ln and "failed to migrate kubectl.kubernetes.io/last-applied" not in ln]
+    assert not warnings, res.stderr
 
 
 def test_helm_install_and_upgrade_on_the_api_server(kube, helm_bin):
