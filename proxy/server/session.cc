@@ -91,9 +91,10 @@ struct Session::Exchange {
   unsigned client_version = 11;  // as the client sent it (the request is rewritten to 1.1)
 };
 
-Session::Session(Worker& worker, Socket socket) : worker_(worker), socket_(std::move(socket)) {
+Session::Session(Worker& worker, Socket socket, bool tls)
+    : worker_(worker), stream_(std::move(socket)), tls_(tls) {
   boost::system::error_code ec;
-  auto remote = socket_.remote_endpoint(ec);
+  auto remote = stream_.socket().remote_endpoint(ec);
   if (!ec) {
     auto addr = remote.address();
     client_ip_ = addr.to_string();
@@ -101,7 +102,7 @@ Session::Session(Worker& worker, Socket socket) : worker_(worker), socket_(std::
                            ? net::ip::make_address_v6(net::ip::v4_mapped, addr.to_v4()).to_bytes()
                            : addr.to_v6().to_bytes();
   }
-  socket_.set_option(net::ip::tcp::no_delay(true), ec);
+  stream_.socket().set_option(net::ip::tcp::no_delay(true), ec);
   worker_.add(this);
   worker_.metrics().active_connections.fetch_add(1, std::memory_order_relaxed);
 }
@@ -116,8 +117,8 @@ Session::~Session() {
 void Session::closeIfIdle() {
   if (!idle_) return;
   boost::system::error_code ec;
-  socket_.shutdown(net::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+  stream_.socket().close(ec);
 }
 
 void Session::onDeadline() {
@@ -125,7 +126,7 @@ void Session::onDeadline() {
   clearDeadline();
   boost::system::error_code ignored;
   // The pending operation completes with operation_aborted; the coroutine sees timed_out_.
-  socket_.cancel(ignored);
+  stream_.socket().cancel(ignored);
   if (active_upstream_) active_upstream_->cancel(ignored);
 }
 
@@ -145,7 +146,7 @@ Task<void> Session::run() {
     if (buffer_.size() == 0) {
       idle_ = true;
       setDeadline(std::chrono::duration_cast<milliseconds>(opts.idle_timeout));
-      auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), kNoThrow);
+      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kNoThrow);
       clearDeadline();
       idle_ = false;
       if (ec) break;  // closed, timed out while idle, or drained: nothing to answer
@@ -158,7 +159,7 @@ Task<void> Session::run() {
     parser_->body_limit(boost::none);  // the route's own limit is enforced while streaming
     parser_->eager(false);
     setDeadline(std::chrono::duration_cast<milliseconds>(opts.header_timeout));
-    auto [ec, header_bytes] = co_await bhttp::async_read_header(socket_, buffer_, *parser_, kNoThrow);
+    auto [ec, header_bytes] = co_await bhttp::async_read_header(stream_, buffer_, *parser_, kNoThrow);
     clearDeadline();
     if (ec) {
       if (ec == bhttp::error::end_of_stream) break;
@@ -181,20 +182,20 @@ Task<void> Session::run() {
   releaseScratch();
   if (linger_) co_await lingeringClose();
   boost::system::error_code ignored;
-  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-  socket_.close(ignored);
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+  stream_.socket().close(ignored);
   worker_.accessLog().flush();
 }
 
 Task<void> Session::lingeringClose() {
   boost::system::error_code ec;
-  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
   // Up to 1 s and 64 KiB: enough for the client to see the response, bounded for the server.
   setDeadline(milliseconds(1000));
   size_t discarded = 0;
   while (discarded < 64 * 1024) {
     buffer_.clear();
-    auto [rec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), kNoThrow);
+    auto [rec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kNoThrow);
     if (rec) break;
     discarded += n;
   }
@@ -211,7 +212,7 @@ Task<void> Session::rejectUnparsable(int status, std::string_view code, std::str
   finish(x);
 }
 
-Task<boost::system::error_code> Session::writeFramed(Socket& socket, std::string_view head,
+Task<boost::system::error_code> Session::writeFramed(tls::Stream& stream, std::string_view head,
                                                      const char* data, size_t size, bool chunked,
                                                      bool last) {
   // One gather-write per piece: head, chunk framing and data go out in a single syscall.
@@ -230,7 +231,7 @@ Task<boost::system::error_code> Session::writeFramed(Socket& socket, std::string
   if (chunked && last) bufs[n++] = net::buffer(http::kLastChunk);
   if (n == 0) co_return boost::system::error_code{};
   auto [ec, written] =
-      co_await net::async_write(socket, std::span<const net::const_buffer>(bufs.data(), n), kNoThrow);
+      co_await net::async_write(stream, std::span<const net::const_buffer>(bufs.data(), n), kNoThrow);
   co_return ec;
 }
 
@@ -274,7 +275,7 @@ Task<bool> Session::sendLocal(Exchange& x, int status, std::string_view content_
   head_ += "\r\n\r\n";
   setDeadline(std::chrono::duration_cast<milliseconds>(worker_.options().idle_timeout));
   const bool with_body = !x.head && !no_body;
-  auto ec = co_await writeFramed(socket_, head_, with_body ? body.data() : nullptr,
+  auto ec = co_await writeFramed(stream_, head_, with_body ? body.data() : nullptr,
                                  with_body ? body.size() : 0, false, false);
   clearDeadline();
   co_return !ec && keep_alive;
@@ -406,26 +407,26 @@ Task<bool> Session::handleRequest() {
 
 Task<std::unique_ptr<upstream::UpstreamConnection>> Session::connect(
     const upstream::EndpointTarget& target, milliseconds timeout, boost::system::error_code& ec) {
-  auto conn = std::make_unique<upstream::UpstreamConnection>(socket_.get_executor());
+  auto conn = std::make_unique<upstream::UpstreamConnection>(stream_.get_executor());
   conn->key = target.key;
   setDeadline(timeout);
-  active_upstream_ = &conn->socket;
+  active_upstream_ = &conn->stream.socket();
   if (target.is_ip) {
-    std::tie(ec) = co_await conn->socket.async_connect(target.address, kNoThrow);
+    std::tie(ec) = co_await conn->stream.socket().async_connect(target.address, kNoThrow);
   } else {
     // ExternalName services and URL backends with DNS names resolve per new connection.
-    net::ip::basic_resolver<net::ip::tcp, Executor> resolver(socket_.get_executor());
+    net::ip::basic_resolver<net::ip::tcp, Executor> resolver(stream_.get_executor());
     auto [rec, results] =
         co_await resolver.async_resolve(target.host, std::to_string(target.port), kNoThrow);
     ec = rec;
-    if (!ec) std::tie(ec, std::ignore) = co_await net::async_connect(conn->socket, results, kNoThrow);
+    if (!ec) std::tie(ec, std::ignore) = co_await net::async_connect(conn->stream.socket(), results, kNoThrow);
   }
   active_upstream_ = nullptr;
   clearDeadline();
   if (timed_out_ && ec) ec = net::error::timed_out;
   if (ec) co_return nullptr;
   boost::system::error_code ignored;
-  conn->socket.set_option(net::ip::tcp::no_delay(true), ignored);
+  conn->stream.socket().set_option(net::ip::tcp::no_delay(true), ignored);
   co_return conn;
 }
 
@@ -504,15 +505,15 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
     // --- Send the request: the head (with the first piece of body, if any), then stream.
     if (!has_body) {
       setDeadline(request_timeout);
-      active_upstream_ = &conn->socket;
-      ec = co_await writeFramed(conn->socket, head_, nullptr, 0, false, false);
+      active_upstream_ = &conn->stream.socket();
+      ec = co_await writeFramed(conn->stream, head_, nullptr, 0, false, false);
       active_upstream_ = nullptr;
       clearDeadline();
     } else {
       if (expect_continue && !body_sent) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         setDeadline(idle_timeout);
-        auto [cec, n] = co_await net::async_write(socket_, net::buffer(kContinue), kNoThrow);
+        auto [cec, n] = co_await net::async_write(stream_, net::buffer(kContinue), kNoThrow);
         clearDeadline();
         if (cec) co_return false;
       }
@@ -523,7 +524,7 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
         req.body().size = body_cap;
         if (!parser_->is_done()) {
           setDeadline(idle_timeout);
-          auto [rec, n] = co_await bhttp::async_read(socket_, buffer_, *parser_, kNoThrow);
+          auto [rec, n] = co_await bhttp::async_read(stream_, buffer_, *parser_, kNoThrow);
           clearDeadline();
           if (rec == bhttp::error::need_buffer) rec = {};
           if (rec) co_return false;  // the client vanished or sent a bad body: nothing to answer
@@ -537,8 +538,8 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
         const bool last = parser_->is_done();
         body_sent = true;
         setDeadline(request_timeout);
-        active_upstream_ = &conn->socket;
-        ec = co_await writeFramed(conn->socket, first ? std::string_view(head_) : std::string_view(),
+        active_upstream_ = &conn->stream.socket();
+        ec = co_await writeFramed(conn->stream, first ? std::string_view(head_) : std::string_view(),
                                   body_buf, n, request_chunked, last);
         active_upstream_ = nullptr;
         clearDeadline();
@@ -559,7 +560,7 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
 
     // --- Read the response header (skipping interim 1xx responses).
     setDeadline(request_timeout);
-    active_upstream_ = &conn->socket;
+    active_upstream_ = &conn->stream.socket();
     do {
       rp.emplace(std::piecewise_construct, std::make_tuple(),
                  std::make_tuple(Alloc(&scratch_->arena)));
@@ -567,7 +568,7 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
       rp->body_limit(boost::none);
       if (x.head) rp->skip(true);
       std::tie(ec, std::ignore) =
-          co_await bhttp::async_read_header(conn->socket, conn->buffer, *rp, kNoThrow);
+          co_await bhttp::async_read_header(conn->stream, conn->buffer, *rp, kNoThrow);
     } while (!ec && rp->get().result_int() / 100 == 1);
     active_upstream_ = nullptr;
     clearDeadline();
@@ -649,8 +650,8 @@ Task<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
     bool upstream_failed = false;
     if (!rp.is_done()) {
       setDeadline(idle_timeout);
-      active_upstream_ = &conn->socket;
-      auto [rec, n] = co_await bhttp::async_read(conn->socket, conn->buffer, rp, kNoThrow);
+      active_upstream_ = &conn->stream.socket();
+      auto [rec, n] = co_await bhttp::async_read(conn->stream, conn->buffer, rp, kNoThrow);
       active_upstream_ = nullptr;
       clearDeadline();
       if (rec == bhttp::error::need_buffer) rec = {};
@@ -672,7 +673,7 @@ Task<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
     const bool last = rp.is_done();
     x.bytes_out += n;
     setDeadline(idle_timeout);
-    auto ec = co_await writeFramed(socket_, first ? std::string_view(head_) : std::string_view(),
+    auto ec = co_await writeFramed(stream_, first ? std::string_view(head_) : std::string_view(),
                                    body_buf, n, out_chunked, last);
     clearDeadline();
     if (ec) {

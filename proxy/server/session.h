@@ -24,6 +24,7 @@
 #include "proxy/io_types.h"
 #include "proxy/server/proxy_config.h"
 #include "proxy/server/request_scratch.h"
+#include "proxy/tls/stream.h"
 
 namespace atrium::proxy::upstream {
 struct UpstreamConnection;
@@ -38,7 +39,8 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   using Clock = std::chrono::steady_clock;
 
-  Session(Worker& worker, Socket socket);
+  // `tls`: the connection came to the HTTPS listener; run() does the handshake first.
+  Session(Worker& worker, Socket socket, bool tls);
   ~Session();
 
   Task<void> run();
@@ -68,7 +70,7 @@ class Session : public std::enable_shared_from_this<Session> {
       boost::system::error_code& ec);
   // Writes `head` (may be empty) and a piece of body with the message's framing; with
   // `chunked`, the piece becomes one chunk and `last` adds the terminating chunk.
-  Task<boost::system::error_code> writeFramed(Socket& socket, std::string_view head,
+  Task<boost::system::error_code> writeFramed(tls::Stream& stream, std::string_view head,
                                               const char* data, size_t size, bool chunked,
                                               bool last);
   Task<bool> sendLocal(Exchange& x, int status, std::string_view content_type,
@@ -100,7 +102,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void clearDeadline() { deadline_ = Clock::time_point::max(); }
 
   Worker& worker_;
-  Socket socket_;
+  tls::Stream stream_;
+  const bool tls_;
   boost::beast::flat_buffer buffer_;
   std::unique_ptr<RequestScratch> scratch_;  // held only while a request is in flight
   std::optional<RequestParser> parser_;

@@ -29,24 +29,35 @@ Worker::~Worker() {
 }
 
 uint16_t Worker::listen(const net::ip::tcp::endpoint& endpoint) {
-  acceptor_.open(endpoint.protocol());
-  acceptor_.set_option(net::socket_base::reuse_address(true));
-  // Every worker binds the same port; the kernel spreads new connections across them, so no
-  // accept lock or hand-off between threads is needed.
-  int one = 1;
-  ::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-  if (endpoint.address().is_v6()) {
-    // "::" serves IPv4 too, as users of --bind :: expect.
-    acceptor_.set_option(net::ip::v6_only(false));
-  }
-  acceptor_.bind(endpoint);
-  acceptor_.listen(net::socket_base::max_listen_connections);
-  port_ = acceptor_.local_endpoint().port();
+  port_ = bindAcceptor(acceptor_, endpoint);
   return port_;
 }
 
+uint16_t Worker::listenTls(const net::ip::tcp::endpoint& endpoint) {
+  tls_acceptor_.emplace(io_.get_executor());
+  tls_port_ = bindAcceptor(*tls_acceptor_, endpoint);
+  return tls_port_;
+}
+
+uint16_t Worker::bindAcceptor(Acceptor& acceptor, const net::ip::tcp::endpoint& endpoint) {
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(net::socket_base::reuse_address(true));
+  // Every worker binds the same port; the kernel spreads new connections across them, so no
+  // accept lock or hand-off between threads is needed.
+  int one = 1;
+  ::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (endpoint.address().is_v6()) {
+    // "::" serves IPv4 too, as users of --bind :: expect.
+    acceptor.set_option(net::ip::v6_only(false));
+  }
+  acceptor.bind(endpoint);
+  acceptor.listen(net::socket_base::max_listen_connections);
+  return acceptor.local_endpoint().port();
+}
+
 void Worker::start() {
-  accept();
+  accept(acceptor_, false);
+  if (tls_acceptor_) accept(*tls_acceptor_, true);
   scheduleFlush();
   scheduleDeadlineCheck();
   thread_ = std::thread([this] {
@@ -56,11 +67,11 @@ void Worker::start() {
   });
 }
 
-void Worker::accept() {
-  acceptor_.async_accept([this](boost::system::error_code ec, Socket socket) {
-    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+void Worker::accept(Acceptor& acceptor, bool tls) {
+  acceptor.async_accept([this, &acceptor, tls](boost::system::error_code ec, Socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
     if (!ec && !draining_) {
-      auto session = std::make_shared<Session>(*this, std::move(socket));
+      auto session = std::make_shared<Session>(*this, std::move(socket), tls);
       net::co_spawn(io_.get_executor(), session->run(), [](std::exception_ptr e) {
         // Sessions report errors as values; an exception here is a bug, logged not fatal.
         if (e) {
@@ -75,7 +86,7 @@ void Worker::accept() {
       // EMFILE and friends: keep accepting; the backlog holds the connection meanwhile.
       spdlog::warn("accept failed: {}", ec.message());
     }
-    accept();
+    accept(acceptor, tls);
   });
 }
 
@@ -137,6 +148,7 @@ void Worker::beginDrain() {
     draining_ = true;
     boost::system::error_code ec;
     acceptor_.close(ec);
+    if (tls_acceptor_) tls_acceptor_->close(ec);
     // Copy first: closing a session may remove it from the set.
     std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
     for (Session* s : sessions) s->closeIfIdle();

@@ -5,6 +5,7 @@
 // thread, except the methods that say otherwise (they post to it).
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -31,6 +32,8 @@ class Worker {
 
   // Binds this worker's listener (on the calling thread, before start()). Returns the port.
   uint16_t listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  // The same for the HTTPS listener (sessions accepted there start with a TLS handshake).
+  uint16_t listenTls(const boost::asio::ip::tcp::endpoint& endpoint);
   void start();
   // Any thread: hands the worker a new config; it applies to requests starting after it.
   void publish(std::shared_ptr<const ProxyConfig> config);
@@ -48,13 +51,15 @@ class Worker {
   const ProxyOptions& options() const { return options_; }
   bool draining() const { return draining_; }
   uint16_t port() const { return port_; }
+  uint16_t tlsPort() const { return tls_port_; }
   void add(Session* s) { sessions_.insert(s); }
   void remove(Session* s) { sessions_.erase(s); }
   std::unique_ptr<RequestScratch> takeScratch();
   void returnScratch(std::unique_ptr<RequestScratch> scratch);
 
  private:
-  void accept();
+  void accept(Acceptor& acceptor, bool tls);
+  static uint16_t bindAcceptor(Acceptor& acceptor, const boost::asio::ip::tcp::endpoint& endpoint);
   void scheduleFlush();
   void scheduleDeadlineCheck();
 
@@ -68,6 +73,7 @@ class Worker {
   std::vector<std::unique_ptr<RequestScratch>> scratch_;
   bool draining_ = false;
   uint16_t port_ = 0;
+  uint16_t tls_port_ = 0;
   std::shared_ptr<const ProxyConfig> config_;
   upstream::ConnectionPool pool_;
   observability::AccessLogBuffer access_log_;
@@ -76,6 +82,7 @@ class Worker {
   // (publish, drain).
   boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   Acceptor acceptor_;
+  std::optional<Acceptor> tls_acceptor_;
   boost::asio::steady_timer flush_timer_;
   boost::asio::steady_timer deadline_timer_;
   std::thread thread_;

@@ -9,7 +9,7 @@ namespace {
 // A peer that closed an idle keep-alive connection leaves it readable at EOF. Checking costs
 // one syscall, so it is done only for connections idle long enough for that to be likely.
 bool stillOpen(UpstreamConnection& conn) {
-  auto& socket = conn.socket;
+  auto& socket = conn.stream.socket();
   if (!socket.is_open()) return false;
   char byte;
   ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);

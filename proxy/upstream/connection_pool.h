@@ -10,12 +10,13 @@
 #include <vector>
 
 #include "proxy/io_types.h"
+#include "proxy/tls/stream.h"
 
 namespace atrium::proxy::upstream {
 
 struct UpstreamConnection {
-  explicit UpstreamConnection(const Executor& ex) : socket(ex) {}
-  Socket socket;
+  explicit UpstreamConnection(const Executor& ex) : stream(ex) {}
+  tls::Stream stream;  // plain or TLS (clusters with tls)
   boost::beast::flat_buffer buffer;  // bytes read past the previous response (normally none)
   std::string key;                   // pool key, "host:port"
   std::chrono::steady_clock::time_point idle_since;
