@@ -12,7 +12,9 @@ Fixtures:
               each gateway still running gets SIGTERM and must exit 0; on a failed test its
               stderr (process log) is attached to the report.
 Helpers for manifests (service_docs, ingress, apiroute, ...) and HTTP (http_request, RawClient,
-parse_response) live here too, so the test files read as scenarios.
+parse_response; over TLS: https_request, https_connection, tls_client_context) live here too, so
+the test files read as scenarios. Every gateway also listens for HTTPS on an ephemeral port
+(`--https-port 0`); `Atrium.https_port` waits for it only when a test asks.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -133,6 +136,107 @@ def http_request(port: int, method: str = "GET", path: str = "/", host: str | No
         r = conn.getresponse()
         data = r.read()
         return Response(r.status, r.reason, r.headers, data, r.version)
+    finally:
+        if own:
+            conn.close()
+
+
+# --------------------------------------------------------------------------------------------
+# HTTPS clients
+
+
+def tls_client_context(cafile: str | os.PathLike | None = None,
+                       cert: str | os.PathLike | None = None,
+                       key: str | os.PathLike | None = None,
+                       alpn: list[str] | None = None,
+                       minimum: ssl.TLSVersion | None = None,
+                       maximum: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+    """A client context. Without `cafile` it verifies nothing (like `curl -k`), so a test can
+    look at whatever certificate the server chose; with it, the chain and the SNI name are
+    verified against that CA. `cert`/`key`: a client certificate to present."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile is None:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx.load_verify_locations(cafile=str(cafile))
+    if cert is not None:
+        ctx.load_cert_chain(str(cert), str(key) if key is not None else None)
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    return ctx
+
+
+class HTTPSConnection(http.client.HTTPConnection):
+    """http.client over TLS to 127.0.0.1, with the SNI name chosen apart from the address (the
+    stdlib's HTTPSConnection sends the address it connects to). A reconnect (after the server
+    closed) is TLS again, never plain HTTP."""
+
+    def __init__(self, port: int, sni: str | None, context: ssl.SSLContext,
+                 timeout: float = 10.0):
+        super().__init__(LOOPBACK, port, timeout=timeout)
+        self.sni = sni
+        self.context = context
+
+    def connect(self):
+        super().connect()
+        self.sock = self.context.wrap_socket(self.sock, server_hostname=self.sni)
+
+    def tls_info(self) -> dict:
+        """What the handshake agreed: version, cipher, ALPN protocol, the peer's leaf (DER)."""
+        s = self.sock
+        return {"version": s.version(), "cipher": s.cipher()[0],
+                "alpn": s.selected_alpn_protocol(), "cert": s.getpeercert(binary_form=True)}
+
+
+_SNI_FROM_HOST = object()
+
+
+def _sni_for(host: str | None) -> str | None:
+    """The name a browser would send for `host`: without the port, none for an IP address."""
+    if not host:
+        return None
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    try:
+        socket.inet_aton(name)
+        return None
+    except OSError:
+        return name
+
+
+def https_connection(port: int, sni: str | None, context: ssl.SSLContext | None = None,
+                     timeout: float = 10.0) -> HTTPSConnection:
+    """A connected, handshaken TLS connection (handshake errors are raised here)."""
+    conn = HTTPSConnection(port, sni, context or tls_client_context(), timeout)
+    try:
+        conn.connect()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def https_request(port: int, method: str = "GET", path: str = "/", host: str | None = "localhost",
+                  headers: dict | list | None = None, body=None, timeout: float = 10.0,
+                  conn: HTTPSConnection | None = None, sni: Any = _SNI_FROM_HOST,
+                  context: ssl.SSLContext | None = None, encode_chunked: bool = False) -> Response:
+    """http_request over TLS. Without `conn` it opens a connection whose SNI is `sni` (by
+    default the Host without its port) and closes it afterwards. The Response carries
+    `.tls` (HTTPSConnection.tls_info of the connection that answered)."""
+    own = conn is None
+    if own:
+        conn = https_connection(port, _sni_for(host) if sni is _SNI_FROM_HOST else sni,
+                                context, timeout)
+    try:
+        info = conn.tls_info() if conn.sock is not None else None
+        r = http_request(port, method, path, host=host, headers=headers, body=body,
+                         timeout=timeout, conn=conn, encode_chunked=encode_chunked)
+        r.tls = info or (conn.tls_info() if conn.sock is not None else None)
+        return r
     finally:
         if own:
             conn.close()
@@ -433,10 +537,16 @@ class Atrium:
             (self.dir / name).write_text(to_yaml(docs))
         self.stdout_path = workdir / "atrium.stdout"
         self.stderr_path = workdir / "atrium.stderr"
+        extra_args = list(extra_args)
+        # HTTPS on an ephemeral port too, unless the test chooses it.
+        https = [] if any(a == "--https-port" or a.startswith("--https-port=")
+                          for a in extra_args) else ["--https-port", "0"]
         self.args = [ATRIUM_BIN, "--manifests", str(self.dir), "--bind", LOOPBACK,
-                     "--http-port", "0", "--admin-port", "0", "--admin-bind", LOOPBACK,
+                     "--http-port", "0", *https, "--admin-port", "0", "--admin-bind", LOOPBACK,
                      "--threads", str(threads), "--access-log", access_log,
                      "--drain-timeout", drain_timeout, *extra_args]
+        self._https_port: int | None = None
+        self._https_missing = False
         self._stdout = open(self.stdout_path, "wb")
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(self.args, stdout=self._stdout, stderr=self._stderr,
@@ -469,6 +579,26 @@ class Atrium:
                 return found
             time.sleep(0.02)
         raise AssertionError(f"atrium did not report its ports:\n{self.stderr()}")
+
+    @property
+    def https_port(self) -> int:
+        """The HTTPS listener's port, from its "https listening on ADDR:PORT" log line. Waited
+        for here, not at start, so the tests that never use TLS do not depend on it."""
+        if self._https_port is None:
+            # Once the wait has failed, later calls fail at once instead of waiting again.
+            deadline = time.monotonic() + (0 if self._https_missing else 5)
+            while True:
+                found = re.search(r"https listening on \S+:(\d+)", self.stderr())
+                if found:
+                    self._https_port = int(found.group(1))
+                    break
+                if self.proc.poll() is not None or time.monotonic() >= deadline:
+                    self._https_missing = True
+                    raise AssertionError(
+                        "atrium did not log 'https listening on ADDR:PORT' (no HTTPS listener "
+                        f"with {' '.join(self.args[1:])}):\n{self.stderr()[-5000:]}")
+                time.sleep(0.02)
+        return self._https_port
 
     def stderr(self) -> str:
         try:
@@ -533,6 +663,16 @@ class Atrium:
 
     def connection(self, timeout: float = 10.0) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(LOOPBACK, self.port, timeout=timeout)
+
+    def https_request(self, path: str = "/", **kwargs) -> Response:
+        return https_request(self.https_port, path=path, **kwargs)
+
+    def https_get(self, path: str = "/", host: str | None = "localhost", **kwargs) -> Response:
+        return https_request(self.https_port, "GET", path, host=host, **kwargs)
+
+    def https_connection(self, sni: str | None, context: ssl.SSLContext | None = None,
+                         timeout: float = 10.0) -> HTTPSConnection:
+        return https_connection(self.https_port, sni, context, timeout)
 
     def admin_get(self, path: str, timeout: float = 5.0) -> Response:
         return http_request(self.admin_port, "GET", path, host=f"{LOOPBACK}:{self.admin_port}",

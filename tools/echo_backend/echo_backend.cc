@@ -10,7 +10,14 @@
 // thread, one shared acceptor handing sockets out round-robin, no per-request JSON library, no
 // copy of request bodies (they are counted, not kept), and scratch buffers reused per connection.
 //
-// Flags: --bind ADDR --port N --name NAME --instance ID --threads N --help
+// With --tls-cert/--tls-key it serves HTTPS instead (TLS 1.2+, ALPN http/1.1), the upstream of
+// the gateway's backend-TLS tests. One session template serves both: the plain instantiation
+// is the same code as before TLS existed, so the benchmark path pays nothing for it. The answer
+// says which it was ("tls": true/false).
+//
+// Flags: --bind ADDR --port N --name NAME --instance ID --threads N
+//        --tls-cert PATH --tls-key PATH --help
+#include <openssl/ssl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,7 +26,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -28,6 +37,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -36,6 +46,7 @@ namespace {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using beast::error_code;
 
@@ -226,30 +237,71 @@ struct Options {
   std::string name = "echo";
   std::string instance;  // default "<name>-<pid>"
   unsigned threads = 1;
+  std::string tls_cert;  // PEM leaf (+ chain); with tls_key: serve HTTPS
+  std::string tls_key;   // PEM private key (RSA or EC)
 };
 
 // Everything a session needs to answer, shared read-only by all threads.
 struct ServerInfo {
   std::string name;
   std::string instance;
-  std::string json_prefix;  // {"service":…,"instance":…, — identical for every answer
+  std::string json_prefix;  // {"service":…,"instance":…,"tls":…, — identical for every answer
 };
+
+// A hung TLS handshake or close_notify exchange must not pin a connection forever.
+constexpr auto kTlsTimeout = std::chrono::seconds(10);
 
 // --- one connection ----------------------------------------------------------------------------
 
 // Runs on the io_context that owns its socket; every handler of one session runs on that thread,
 // so nothing here is locked. Buffers (read buffer, JSON text, header scratch) live as long as the
 // connection and keep their capacity between requests.
-class Session : public std::enable_shared_from_this<Session> {
+//
+// Stream is tcp::socket (HTTP) or beast::ssl_stream<tcp::socket> (HTTPS); the TLS-only steps
+// (handshake, close_notify) are compiled into the HTTPS instantiation alone.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
+  using std::enable_shared_from_this<Session>::shared_from_this;
+
  public:
   Session(tcp::socket socket, const ServerInfo& info)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), info_(info) {
+      : stream_(std::move(socket)), timer_(stream_.get_executor()), info_(info) {
+    json_.reserve(1024);
+  }
+  Session(tcp::socket socket, ssl::context& tls, const ServerInfo& info)
+      : stream_(std::move(socket), tls), timer_(stream_.get_executor()), info_(info) {
     json_.reserve(1024);
   }
 
-  void start() { doReadHeader(); }
+  void start() {
+    if constexpr (kTls) {
+      doHandshake();
+    } else {
+      doReadHeader();
+    }
+  }
 
  private:
+  tcp::socket& socket() { return beast::get_lowest_layer(stream_); }
+
+  // HTTPS only: the server handshake, bounded by a timer that closes the socket.
+  void doHandshake() {
+    armTlsTimer();
+    stream_.async_handshake(ssl::stream_base::server, [self = shared_from_this()](error_code ec) {
+      self->timer_.cancel();
+      if (ec) return self->close();
+      self->doReadHeader();
+    });
+  }
+
+  void armTlsTimer() {
+    timer_.expires_after(kTlsTimeout);
+    timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec) self->close();  // expired, not cancelled
+    });
+  }
+
   void doReadHeader() {
     // A fresh parser per message: limits and state never leak from one request to the next.
     parser_.emplace();
@@ -258,7 +310,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // Beast leaves a scalar body uninitialised when the request has none.
     parser_->get().body() = 0;
     http::async_read_header(
-        socket_, buffer_, *parser_,
+        stream_, buffer_, *parser_,
         [self = shared_from_this()](error_code ec, std::size_t) { self->onReadHeader(ec); });
   }
 
@@ -269,7 +321,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto expect = parser_->get()[http::field::expect];
     if (iequals(expect, "100-continue") && parser_->get().version() >= 11) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      net::async_write(socket_, net::buffer(kContinue),
+      net::async_write(stream_, net::buffer(kContinue),
                        [self = shared_from_this()](error_code ec, std::size_t) {
                          if (ec) return self->close();
                          self->doReadBody();
@@ -280,7 +332,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void doReadBody() {
-    http::async_read(socket_, buffer_, *parser_,
+    http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](error_code ec, std::size_t) {
                        if (ec) return self->close();
                        self->respond();
@@ -437,7 +489,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void doWrite() {
-    http::async_write(socket_, *res_, [self = shared_from_this()](error_code ec, std::size_t) {
+    http::async_write(stream_, *res_, [self = shared_from_this()](error_code ec, std::size_t) {
       self->onWrite(ec);
     });
   }
@@ -447,8 +499,18 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool keep_alive = res_->keep_alive();
     res_.reset();
     if (!keep_alive) {
+      if constexpr (kTls) {
+        // close_notify first, so the client can tell the end of the answer from a truncation;
+        // the timer bounds the wait for the peer's own close_notify.
+        armTlsTimer();
+        stream_.async_shutdown([self = shared_from_this()](error_code) {
+          self->timer_.cancel();
+          self->close();
+        });
+        return;
+      }
       // Half-close so the client reads the whole answer before it sees the connection end.
-      socket_.shutdown(tcp::socket::shutdown_send, ec);
+      socket().shutdown(tcp::socket::shutdown_send, ec);
       return;
     }
     doReadHeader();
@@ -456,11 +518,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void close() {
     error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
   }
 
-  tcp::socket socket_;
+  Stream stream_;
   net::steady_timer timer_;
   const ServerInfo& info_;
   beast::flat_buffer buffer_;
@@ -478,8 +540,10 @@ class Session : public std::enable_shared_from_this<Session> {
 // connections, which SO_REUSEPORT's hashing does not guarantee.
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(net::io_context& ioc, std::vector<net::io_context*> workers, const ServerInfo& info)
-      : acceptor_(ioc), retry_timer_(ioc), workers_(std::move(workers)), info_(info) {}
+  // `tls`: null for HTTP; else the server context every HTTPS session uses (outlives us).
+  Listener(net::io_context& ioc, std::vector<net::io_context*> workers, const ServerInfo& info,
+           ssl::context* tls)
+      : acceptor_(ioc), retry_timer_(ioc), workers_(std::move(workers)), info_(info), tls_(tls) {}
 
   void listen(const tcp::endpoint& endpoint) {
     acceptor_.open(endpoint.protocol());
@@ -520,8 +584,13 @@ class Listener : public std::enable_shared_from_this<Listener> {
     socket.set_option(tcp::no_delay(true), ignored);
     // Start the session on the thread that owns the socket.
     auto executor = socket.get_executor();
-    net::post(executor, [s = std::move(socket), &info = info_]() mutable {
-      std::make_shared<Session>(std::move(s), info)->start();
+    net::post(executor, [s = std::move(socket), &info = info_, tls = tls_]() mutable {
+      if (tls) {
+        std::make_shared<Session<beast::ssl_stream<tcp::socket>>>(std::move(s), *tls, info)
+            ->start();
+      } else {
+        std::make_shared<Session<tcp::socket>>(std::move(s), info)->start();
+      }
     });
     doAccept();
   }
@@ -531,20 +600,61 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::vector<net::io_context*> workers_;
   std::size_t next_ = 0;
   const ServerInfo& info_;
+  ssl::context* tls_;
 };
+
+// --- TLS ---------------------------------------------------------------------------------------
+
+// ALPN: pick http/1.1 when the client offers it; otherwise no protocol is selected and the
+// handshake goes on (HTTP/1.1 is what the client gets anyway).
+int selectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+               unsigned int inlen, void*) {
+  static constexpr unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof kHttp11, in, inlen) ==
+      OPENSSL_NPN_NEGOTIATED) {
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+// The HTTPS server context, or an error message naming the file that could not be used.
+std::optional<std::string> configureTls(ssl::context& ctx, const Options& options) {
+  SSL_CTX* native = ctx.native_handle();
+  // TLS 1.0/1.1 are off: the gateway's upstream client must not get away with them either.
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+  error_code ec;
+  ctx.use_certificate_chain_file(options.tls_cert, ec);
+  if (ec) return "--tls-cert: cannot use '" + options.tls_cert + "': " + ec.message();
+  ctx.use_private_key_file(options.tls_key, ssl::context::pem, ec);
+  if (ec) return "--tls-key: cannot use '" + options.tls_key + "': " + ec.message();
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return "--tls-key: '" + options.tls_key + "' does not match the certificate in '" +
+           options.tls_cert + "'";
+  }
+  SSL_CTX_set_alpn_select_cb(native, selectAlpn, nullptr);
+  return std::nullopt;
+}
 
 // --- flags -------------------------------------------------------------------------------------
 
 constexpr const char* kUsage =
     "usage: echo-backend [--bind ADDR] [--port N] [--name NAME] [--instance ID] [--threads N]\n"
+    "                    [--tls-cert PATH --tls-key PATH]\n"
     "  --bind ADDR     address to listen on (default 127.0.0.1)\n"
     "  --port N        port, 0 for an ephemeral one (default 0)\n"
     "  --name NAME     service name reported in answers (default echo)\n"
     "  --instance ID   instance id reported in answers and X-Echo-Instance (default NAME-PID)\n"
     "  --threads N     worker threads, 0 = one per core (default 1)\n"
+    "  --tls-cert PATH PEM certificate (leaf first, then its chain); with --tls-key, serve\n"
+    "                  HTTPS (TLS 1.2 and 1.3, ALPN http/1.1) instead of HTTP\n"
+    "  --tls-key PATH  PEM private key (RSA or EC) of that certificate\n"
     "Prints 'echo-backend listening on ADDR:PORT' once listening. Every request gets a JSON\n"
-    "echo; request headers X-Echo-Status, X-Echo-Delay-Ms, X-Echo-Body-Size, X-Echo-Chunked,\n"
-    "X-Echo-Close and X-Echo-Header: 'Name: value' shape the answer.\n";
+    "echo (with \"tls\": true over HTTPS); request headers X-Echo-Status, X-Echo-Delay-Ms,\n"
+    "X-Echo-Body-Size, X-Echo-Chunked, X-Echo-Close and X-Echo-Header: 'Name: value' shape\n"
+    "the answer.\n";
 
 [[noreturn]] void usageError(const std::string& message) {
   std::fprintf(stderr, "echo-backend: %s (see --help)\n", message.c_str());
@@ -564,7 +674,7 @@ Options parseOptions(int argc, char** argv) {
       value = arg.substr(eq + 1);
       arg.resize(eq);
     } else if (arg == "--bind" || arg == "--port" || arg == "--name" || arg == "--instance" ||
-               arg == "--threads") {
+               arg == "--threads" || arg == "--tls-cert" || arg == "--tls-key") {
       if (i + 1 >= argc) usageError(arg + " needs a value");
       value = argv[++i];
     } else {
@@ -586,9 +696,18 @@ Options parseOptions(int argc, char** argv) {
       if (!parseNumber(std::string_view(value), options.threads) || options.threads > 256) {
         usageError("--threads: '" + value + "' is not a thread count (0-256)");
       }
+    } else if (arg == "--tls-cert") {
+      if (value.empty()) usageError("--tls-cert must not be empty");
+      options.tls_cert = value;
+    } else if (arg == "--tls-key") {
+      if (value.empty()) usageError("--tls-key must not be empty");
+      options.tls_key = value;
     } else {
       usageError("unknown argument '" + arg + "'");
     }
+  }
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    usageError("--tls-cert and --tls-key go together");
   }
   if (options.threads == 0) options.threads = std::max(1u, std::thread::hardware_concurrency());
   if (options.instance.empty()) options.instance = options.name + "-" + std::to_string(getpid());
@@ -607,6 +726,17 @@ int main(int argc, char** argv) {
   appendJsonString(info.json_prefix, info.name);
   info.json_prefix += ",\"instance\":";
   appendJsonString(info.json_prefix, info.instance);
+  const bool tls = !options.tls_cert.empty();
+  info.json_prefix += tls ? ",\"tls\":true" : ",\"tls\":false";
+
+  std::optional<ssl::context> tls_context;
+  if (tls) {
+    tls_context.emplace(ssl::context::tls_server);
+    if (const auto error = configureTls(*tls_context, options)) {
+      std::fprintf(stderr, "echo-backend: %s\n", error->c_str());
+      return 1;
+    }
+  }
 
   error_code ec;
   const auto address = net::ip::make_address(options.bind, ec);
@@ -621,7 +751,8 @@ int main(int argc, char** argv) {
   }
   net::io_context& main_ioc = *contexts.front();
 
-  auto listener = std::make_shared<Listener>(main_ioc, workers, info);
+  auto listener =
+      std::make_shared<Listener>(main_ioc, workers, info, tls_context ? &*tls_context : nullptr);
   try {
     listener->listen(tcp::endpoint(address, options.port));
   } catch (const boost::system::system_error& e) {
