@@ -9,12 +9,14 @@
 #include "proxy/observability/metrics.h"
 #include "proxy/server/proxy_config.h"
 #include "proxy/server/worker.h"
+#include "proxy/tls/tls_server.h"
 
 namespace atrium::proxy {
 
 ProxyEngine::ProxyEngine(ProxyOptions options)
     : options_(std::move(options)),
-      metrics_(std::make_unique<observability::Metrics>(std::max(1u, options_.threads))) {}
+      metrics_(std::make_unique<observability::Metrics>(std::max(1u, options_.threads))),
+      tls_(std::make_unique<tls::TlsServer>()) {}
 
 ProxyEngine::~ProxyEngine() {
   for (auto& w : workers_) w->stop();
@@ -27,8 +29,9 @@ void ProxyEngine::start() {
   auto sink = observability::AccessLogSink::open(options_.access_log);
   const unsigned threads = std::max(1u, options_.threads);
   uint16_t port = options_.http_port;
+  uint16_t tls_port = options_.https_port;
   for (unsigned i = 0; i < threads; ++i) {
-    auto worker = std::make_unique<server::Worker>(i, options_, *metrics_, sink);
+    auto worker = std::make_unique<server::Worker>(i, options_, *metrics_, sink, *tls_);
     try {
       // The first worker may pick an ephemeral port; the others join it.
       port = worker->listen({address, port});
@@ -36,15 +39,24 @@ void ProxyEngine::start() {
       throw std::runtime_error("cannot listen on " + options_.bind + ":" + std::to_string(port) +
                                ": " + e.code().message());
     }
+    try {
+      tls_port = worker->listenTls({address, tls_port});
+    } catch (const boost::system::system_error& e) {
+      throw std::runtime_error("cannot listen on " + options_.bind + ":" +
+                               std::to_string(tls_port) + " (--https-port): " +
+                               e.code().message());
+    }
     workers_.push_back(std::move(worker));
   }
   http_port_ = port;
+  https_port_ = tls_port;
   {
     std::lock_guard lock(mutex_);
     for (auto& w : workers_) w->publish(current_);
   }
   for (auto& w : workers_) w->start();
   spdlog::info("proxy listening on {}:{} with {} worker thread(s)", options_.bind, http_port_, threads);
+  spdlog::info("https listening on {}:{}", options_.bind, https_port_);
 }
 
 bool ProxyEngine::publish(std::shared_ptr<const config::ConfigSnapshot> snapshot, std::string* error) {
@@ -53,7 +65,8 @@ bool ProxyEngine::publish(std::shared_ptr<const config::ConfigSnapshot> snapshot
   const uint64_t generation = generation_ + 1;
   std::shared_ptr<const server::ProxyConfig> compiled;
   try {
-    compiled = server::ProxyConfig::build(std::move(snapshot), generation, *metrics_, &errors);
+    compiled =
+        server::ProxyConfig::build(std::move(snapshot), generation, *metrics_, tls_.get(), &errors);
   } catch (const std::exception& e) {
     errors.push_back(e.what());
   }
@@ -65,6 +78,7 @@ bool ProxyEngine::publish(std::shared_ptr<const config::ConfigSnapshot> snapshot
   for (const auto& e : errors) spdlog::warn("configuration: {}", e);
   generation_ = generation;
   current_ = compiled;
+  metrics_->tls_invalid_secrets.store(current_->snapshot().invalid_tls_secrets);
   for (auto& w : workers_) w->publish(compiled);
   metrics_->config_generation.store(generation);
   metrics_->reloads_success.fetch_add(1);

@@ -20,10 +20,14 @@ namespace server {
 class ProxyConfig;
 class Worker;
 }  // namespace server
+namespace tls {
+class TlsServer;
+}
 
 struct ProxyOptions {
   std::string bind = "0.0.0.0";
   uint16_t http_port = 8080;  // 0: an ephemeral port (see httpPort())
+  uint16_t https_port = 8443;  // TLS listener; 0: ephemeral (see httpsPort())
   unsigned threads = 1;
   std::string access_log = "stdout";  // stdout | off | PATH
   // Safety limits of SPEC §4; each says which attack it stops where it is enforced.
@@ -43,6 +47,7 @@ class ProxyEngine {
   // reason (address in use, permission denied, bad address).
   void start();
   uint16_t httpPort() const { return http_port_; }
+  uint16_t httpsPort() const { return https_port_; }
 
   // Compiles `snapshot` and hands it to every worker; requests in flight keep the config they
   // started with. Thread-safe. Returns false (and the reason) if it cannot be compiled, in
@@ -62,6 +67,8 @@ class ProxyEngine {
   std::unique_ptr<observability::Metrics> metrics_;
   std::vector<std::unique_ptr<server::Worker>> workers_;
   uint16_t http_port_ = 0;
+  uint16_t https_port_ = 0;
+  std::unique_ptr<tls::TlsServer> tls_;
   mutable std::mutex mutex_;  // guards current_ and generation_ (control thread + admin)
   std::shared_ptr<const server::ProxyConfig> current_;
   uint64_t generation_ = 0;

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "src/common/base64.h"
+
 namespace atrium::controller::k8s {
 
 namespace {
@@ -99,35 +101,7 @@ std::string dataOrFile(const YAML::Node& node, const std::string& key,
 
 }  // namespace
 
-std::string decodeBase64(const std::string& text) {
-  static const auto kTable = [] {
-    std::array<int, 256> t{};
-    t.fill(-1);
-    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(alphabet[i])] = i;
-    return t;
-  }();
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  bool padding = false;
-  for (unsigned char c : text) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') {
-      padding = true;
-      continue;
-    }
-    if (padding || kTable[c] < 0) throw std::runtime_error("invalid base64");
-    acc = (acc << 6) | static_cast<uint32_t>(kTable[c]);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  if (bits >= 6) throw std::runtime_error("invalid base64");
-  return out;
-}
+std::string decodeBase64(const std::string& text) { return common::decodeBase64(text); }
 
 std::string ClusterConfig::bearerToken() const {
   if (token_file.empty()) return token;

@@ -4,12 +4,17 @@
 
 #include "controller/manifests/directory_watcher.h"
 #include "controller/manifests/manifest_loader.h"
+#include "controller/translator/translation_cache.h"
 
 namespace atrium::controller::manifests {
 
 ManifestsSource::ManifestsSource(boost::asio::io_context& io, std::filesystem::path dir,
                                  translator::TranslatorOptions options, Sink sink)
-    : io_(io), dir_(std::move(dir)), options_(std::move(options)), sink_(std::move(sink)) {}
+    : io_(io),
+      dir_(std::move(dir)),
+      options_(std::move(options)),
+      sink_(std::move(sink)),
+      translation_cache_(std::make_unique<translator::TranslationCache>()) {}
 
 ManifestsSource::~ManifestsSource() = default;
 
@@ -29,7 +34,10 @@ bool ManifestsSource::start() {
 
 void ManifestsSource::reload() {
   LoadResult loaded = loadManifests(dir_);
-  translator::TranslationResult result = translator::translate(loaded.objects, options_);
+  // The cache only remembers certificates here (manifest objects carry no resourceVersion):
+  // a Secret file broken by an edit keeps its last good certificate in service.
+  translator::TranslationResult result =
+      translator::translate(loaded.objects, options_, translation_cache_.get());
   Diagnostics all = std::move(loaded.diagnostics);
   all.insert(all.end(), result.diagnostics.begin(), result.diagnostics.end());
   diagnostic_log_.report(all);

@@ -39,6 +39,7 @@ class ManifestsSource {
   std::filesystem::path dir_;
   translator::TranslatorOptions options_;
   Sink sink_;
+  std::unique_ptr<translator::TranslationCache> translation_cache_;
   std::unique_ptr<DirectoryWatcher> watcher_;
   DiagnosticLog diagnostic_log_;
 };

@@ -332,6 +332,44 @@ bool readFilters(FieldReader& r, const nlohmann::json& rule, const std::string& 
   return r.errorCount() == errors_before;
 }
 
+// backends[i].tls: nullopt when absent (URLs then follow their scheme, Services are plain);
+// sets `failed` after reporting an unusable CA reference (the backend must then not be used:
+// falling back to no verification would be a silent downgrade).
+std::optional<UpstreamTls> readUpstreamTls(TranslationContext& ctx, FieldReader& r,
+                                           const KubeObject& object, const nlohmann::json& b,
+                                           const std::string& bpath, bool& failed) {
+  const auto* tls = r.object(b, bpath, "tls");
+  if (!tls) return std::nullopt;
+  const std::string tpath = FieldReader::join(bpath, "tls");
+  UpstreamTls out;
+  out.enabled = true;
+  out.verify = !r.boolean(*tls, tpath, "insecureSkipVerify").value_or(false);
+  out.server_name = r.string(*tls, tpath, "serverName").value_or("");
+  if (!out.server_name.empty() && !checkHostname(out.server_name).empty()) {
+    r.error(FieldReader::join(tpath, "serverName"), "must be a DNS name");
+    failed = true;
+  }
+  if (const auto* ref = r.object(*tls, tpath, "caSecretRef")) {
+    const std::string rpath = FieldReader::join(tpath, "caSecretRef");
+    auto name = r.string(*ref, rpath, "name");
+    auto key = r.string(*ref, rpath, "key");
+    std::string problem = "needs name and key";
+    std::optional<std::string> pem;
+    if (name && key) pem = ctx.resolveCaBundle(object.ns, *name, *key, problem);
+    if (!pem) {
+      r.error(rpath, problem);
+      failed = true;
+    } else {
+      out.ca_pem = *pem;
+    }
+  }
+  if (!out.verify && (!out.ca_pem.empty() || !out.server_name.empty())) {
+    r.error(tpath, "insecureSkipVerify excludes caSecretRef and serverName");
+    failed = true;
+  }
+  return out;
+}
+
 bool readBackends(TranslationContext& ctx, FieldReader& r, const KubeObject& object,
                   const nlohmann::json& rule, const std::string& path, config::Route& route) {
   const auto* backends = r.array(rule, path, "backends");
@@ -351,9 +389,16 @@ bool readBackends(TranslationContext& ctx, FieldReader& r, const KubeObject& obj
       r.error(bpath, "exactly one of service or url is required");
       continue;
     }
+    bool tls_failed = false;
+    auto tls = readUpstreamTls(ctx, r, object, b, bpath, tls_failed);
+    if (tls_failed) continue;
+    if (tls && url && url->rfind("https://", 0) != 0) {
+      r.error(FieldReader::join(bpath, "tls"), "needs an https:// url");
+      continue;
+    }
     config::WeightedBackend backend;
     if (url) {
-      backend = ctx.resolveUrl(*url, static_cast<uint32_t>(weight));
+      backend = ctx.resolveUrl(*url, static_cast<uint32_t>(weight), tls);
       if (backend.cluster.empty()) {
         r.error(FieldReader::join(bpath, "url"), backend.unresolved_reason);
         continue;
@@ -375,7 +420,8 @@ bool readBackends(TranslationContext& ctx, FieldReader& r, const KubeObject& obj
         r.error(FieldReader::join(spath, "port"), "must be a port number (1-65535) or a port name");
         continue;
       }
-      backend = ctx.resolveService(object.ns, *name, ref, static_cast<uint32_t>(weight), false);
+      backend = ctx.resolveService(object.ns, *name, ref, static_cast<uint32_t>(weight),
+                                   tls.value_or(UpstreamTls{}));
       if (backend.cluster.empty()) {
         r.warning(spath, backend.unresolved_reason + " (requests answer 500)");
         ctx.noteUnresolved(object, spath, backend.unresolved_reason);
@@ -409,9 +455,28 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     }
   }
   if (hostnames.empty()) hostnames.push_back("");
-  if (spec->contains("tls")) {
-    r.warning("spec.tls",
-              "TLS settings on APIRoutes are not supported by this version yet; ignored");
+  // TLS settings that shape the routes themselves; certificates: tls_translator.cc.
+  bool https_redirect = false;
+  std::string hsts;
+  bool client_cert_required = false;
+  if (const auto* tls = r.object(*spec, "spec", "tls")) {
+    https_redirect = r.boolean(*tls, "spec.tls", "redirectHTTP").value_or(false);
+    if (const auto* h = r.object(*tls, "spec.tls", "hsts")) {
+      auto max_age = r.integer(*h, "spec.tls.hsts", "maxAge");
+      if (!max_age || *max_age < 0) {
+        r.error("spec.tls.hsts.maxAge", "is required and must be at least 0");
+        return;
+      }
+      hsts = "max-age=" + std::to_string(*max_age);
+      if (r.boolean(*h, "spec.tls.hsts", "includeSubDomains").value_or(false)) {
+        hsts += "; includeSubDomains";
+      }
+      if (r.boolean(*h, "spec.tls.hsts", "preload").value_or(false)) hsts += "; preload";
+    }
+    if (const auto* cv = r.object(*tls, "spec.tls", "clientValidation")) {
+      client_cert_required =
+          !r.boolean(*cv, "spec.tls.clientValidation", "optional").value_or(false);
+    }
   }
   const size_t policy_errors = r.errorCount();
   PolicyFields route_policy = readPolicy(r, r.object(*spec, "spec", "policy"), "spec.policy", {});
@@ -479,6 +544,9 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     route.max_request_body_bytes = policy.max_body;
     route.ip_allow = policy.ip_allow;
     route.ip_deny = policy.ip_deny;
+    route.https_redirect = https_redirect;
+    route.hsts = hsts;
+    route.client_cert_required = client_cert_required;
     for (const auto& host : hostnames) ctx.addRoute(host, route);
   }
 }

@@ -2,9 +2,29 @@
 
 #include <algorithm>
 
+#include "controller/translator/certificates.h"
+
 namespace atrium::controller::translator {
 
 namespace {
+
+// "#https" and, when they differ from the defaults, the verification settings (the CA by
+// digest) so that each combination is its own cluster.
+std::string tlsSuffix(const UpstreamTls& tls) {
+  if (!tls.enabled) return "";
+  std::string s = "#https";
+  if (tls.verify) s += "+verify";
+  if (!tls.ca_pem.empty()) s += "+ca=" + sha256Hex(tls.ca_pem).substr(0, 16);
+  if (!tls.server_name.empty()) s += "+sni=" + tls.server_name;
+  return s;
+}
+
+void applyTls(config::Cluster& cluster, const UpstreamTls& tls) {
+  cluster.tls = tls.enabled;
+  cluster.tls_verify = tls.enabled && tls.verify;
+  cluster.tls_ca_pem = tls.enabled ? tls.ca_pem : "";
+  cluster.tls_server_name = tls.enabled ? tls.server_name : "";
+}
 
 const nlohmann::json& field(const nlohmann::json& j, const char* key) {
   static const nlohmann::json kNull;
@@ -35,13 +55,13 @@ BackendResolver::BackendResolver(const ObjectStore& objects) : objects_(objects)
 
 config::WeightedBackend BackendResolver::service(const std::string& ns, const std::string& name,
                                                  const ServicePortRef& port, uint32_t weight,
-                                                 bool tls) {
+                                                 const UpstreamTls& tls) {
   std::string key = ns;
   key += '/';
   key += name;
   key += std::holds_alternative<int64_t>(port.port) ? ":#" + std::to_string(std::get<int64_t>(port.port))
                                                     : ":" + std::get<std::string>(port.port);
-  if (tls) key += "#https";
+  key += tlsSuffix(tls);
   auto it = resolved_.find(key);
   if (it == resolved_.end()) it = resolved_.emplace(std::move(key), resolve(ns, name, port, tls)).first;
   config::WeightedBackend backend = it->second;
@@ -50,7 +70,8 @@ config::WeightedBackend BackendResolver::service(const std::string& ns, const st
 }
 
 config::WeightedBackend BackendResolver::resolve(const std::string& ns, const std::string& name,
-                                                 const ServicePortRef& port, bool tls) {
+                                                 const ServicePortRef& port,
+                                                 const UpstreamTls& tls) {
   config::WeightedBackend backend;
   const KubeObject* svc = objects_.find("Service", ns, name);
   const std::string port_text = std::holds_alternative<int64_t>(port.port)
@@ -92,14 +113,13 @@ config::WeightedBackend BackendResolver::resolve(const std::string& ns, const st
     return backend;
   }
   const int64_t number = declared.get<int64_t>();
-  const std::string cluster_name =
-      ns + "/" + name + ":" + std::to_string(number) + (tls ? "#https" : "");
+  const std::string cluster_name = ns + "/" + name + ":" + std::to_string(number) + tlsSuffix(tls);
   backend.cluster = cluster_name;
   if (clusters_.count(cluster_name)) return backend;
 
   config::Cluster cluster;
   cluster.name = cluster_name;
-  cluster.tls = tls;
+  applyTls(cluster, tls);
   if (external) {
     // Like ingress-nginx: a numeric targetPort is where the external name listens; without
     // one, the Service port itself.
@@ -164,10 +184,12 @@ config::WeightedBackend BackendResolver::resolve(const std::string& ns, const st
   return backend;
 }
 
-config::WeightedBackend BackendResolver::url(const std::string& url, uint32_t weight) {
+config::WeightedBackend BackendResolver::url(const std::string& url, uint32_t weight,
+                                             const std::optional<UpstreamTls>& tls_options) {
   config::WeightedBackend backend;
   backend.weight = weight;
   bool tls = url.rfind("https://", 0) == 0;
+  UpstreamTls upstream_tls = tls_options.value_or(UpstreamTls{tls, tls, "", ""});
   if (!tls && url.rfind("http://", 0) != 0) {
     backend.unresolved_reason = "url must start with http:// or https://";
     return backend;
@@ -201,10 +223,15 @@ config::WeightedBackend BackendResolver::url(const std::string& url, uint32_t we
     backend.unresolved_reason = "url has no host";
     return backend;
   }
-  std::string name = std::string("url:") + (tls ? "https://" : "http://") + authority;
+  std::string name =
+      std::string("url:") + (tls ? "https://" : "http://") + authority + tlsSuffix(upstream_tls);
   backend.cluster = name;
   if (!clusters_.count(name)) {
-    clusters_.emplace(name, config::Cluster{name, {{host, port}}, tls});
+    config::Cluster cluster;
+    cluster.name = name;
+    cluster.endpoints = {{host, port}};
+    applyTls(cluster, upstream_tls);
+    clusters_.emplace(name, std::move(cluster));
   }
   return backend;
 }

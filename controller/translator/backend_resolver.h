@@ -4,6 +4,7 @@
 // terminating ones only when none is ready. ExternalName Services resolve their DNS name.
 // Collects every cluster it hands out so the snapshot holds exactly the referenced ones.
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -16,6 +17,16 @@ struct ServicePortRef {
   std::variant<int64_t, std::string> port;  // number or name
 };
 
+// How a backend is reached over TLS. Part of the cluster's identity: the same endpoints with
+// other verification settings are another cluster (and another connection pool).
+struct UpstreamTls {
+  bool enabled = false;
+  bool verify = false;      // check the certificate (against ca_pem, or the system CAs)
+  std::string ca_pem;
+  std::string server_name;  // SNI and name to check; empty: the endpoint's host
+  bool operator==(const UpstreamTls&) const = default;
+};
+
 class BackendResolver {
  public:
   explicit BackendResolver(const ObjectStore& objects);
@@ -23,10 +34,13 @@ class BackendResolver {
   // A backend for Service `ns/name` at `port`; on failure the backend has an empty cluster and
   // an unresolved_reason (answered 500, as Gateway API specifies).
   config::WeightedBackend service(const std::string& ns, const std::string& name,
-                                  const ServicePortRef& port, uint32_t weight, bool tls);
+                                  const ServicePortRef& port, uint32_t weight,
+                                  const UpstreamTls& tls = {});
   // A backend for an external URL ("http://10.0.0.7:9000"); returns an empty cluster with a
   // reason when the URL is not http(s)://host[:port] without a path.
-  config::WeightedBackend url(const std::string& url, uint32_t weight);
+  // https:// URLs are verified against the system CAs unless `tls` says otherwise.
+  config::WeightedBackend url(const std::string& url, uint32_t weight,
+                              const std::optional<UpstreamTls>& tls = std::nullopt);
 
   std::vector<config::Cluster> takeClusters();
 
@@ -37,7 +51,7 @@ class BackendResolver {
   // one Service, and every lookup would otherwise scan the Service again.
   std::map<std::string, config::WeightedBackend> resolved_;
   config::WeightedBackend resolve(const std::string& ns, const std::string& name,
-                                  const ServicePortRef& port, bool tls);
+                                  const ServicePortRef& port, const UpstreamTls& tls);
   // Service key → its EndpointSlices (label kubernetes.io/service-name), built once.
   std::multimap<std::string, const KubeObject*> slices_by_service_;
 };

@@ -21,6 +21,7 @@ struct IngressAnnotations {
   bool use_regex = false;
   std::optional<std::string> rewrite_target;
   bool backend_https = false;
+  bool ssl_redirect = true;  // as ingress-nginx: on for hosts that have TLS
   std::optional<uint32_t> connect_ms;
   std::optional<uint32_t> read_ms;
   std::optional<uint64_t> body_limit;
@@ -63,9 +64,8 @@ IngressAnnotations readAnnotations(FieldReader& r, const nlohmann::json& annotat
     if (key == "use-regex") {
       if (!parseBool(v, a.use_regex)) r.error(field, "must be \"true\" or \"false\""), a.ok = false;
     } else if (key == "ssl-redirect") {
-      bool ignored;
-      if (!parseBool(v, ignored)) r.error(field, "must be \"true\" or \"false\""), a.ok = false;
-      // Redirects only matter for hosts with TLS; the HTTPS listener applies it.
+      // Only hosts listed in spec.tls are redirected; this turns that off.
+      if (!parseBool(v, a.ssl_redirect)) r.error(field, "must be \"true\" or \"false\""), a.ok = false;
     } else if (key == "rewrite-target") {
       // The target becomes the upstream request path: an absolute path, or one that starts
       // with a capture ("$1"); never a byte that could end the request line (CR/LF, space) or
@@ -201,7 +201,9 @@ std::optional<config::WeightedBackend> readBackend(IngressContext& ic,
   } else {
     ref.port = *port_name;
   }
-  auto b = ic.ctx.resolveService(ic.object.ns, *name, ref, 1, ic.annotations.backend_https);
+  // backend-protocol HTTPS: TLS without verification, as ingress-nginx does by default.
+  auto b = ic.ctx.resolveService(ic.object.ns, *name, ref, 1,
+                                 UpstreamTls{ic.annotations.backend_https, false, "", ""});
   if (b.cluster.empty()) {
     r.warning(spath, b.unresolved_reason + " (requests answer 500)");
     ic.ctx.noteUnresolved(ic.object, spath, b.unresolved_reason);
@@ -316,11 +318,6 @@ void translateIngress(TranslationContext& ctx, const KubeObject& object) {
                     readAnnotations(r, jsonAt(metadata, "annotations"))};
   if (!ic.annotations.ok) return;
 
-  if (spec->contains("tls")) {
-    r.warning("spec.tls",
-              "TLS termination is not supported by this version yet; the hosts are "
-              "served over plain HTTP only");
-  }
   std::vector<std::pair<std::string, config::Route>> produced;  // host, route
   std::vector<std::string> hosts_seen;
   // Regex paths as (length of the path as written, index in `produced`).
@@ -398,6 +395,30 @@ void translateIngress(TranslationContext& ctx, const KubeObject& object) {
   std::sort(indexes.begin(), indexes.end());
   for (size_t k = 0; k < regex_paths.size(); ++k) {
     produced[regex_paths[k].second].second.rule_index = indexes[k];
+  }
+  // Plain-HTTP requests for the hosts this Ingress lists in spec.tls go to https (the
+  // certificate itself is chosen in tls_translator.cc).
+  if (ic.annotations.ssl_redirect) {
+    std::vector<std::string> tls_hosts;
+    const auto& tls = jsonAt(*spec, "tls");
+    if (tls.is_array()) {
+      for (const auto& entry : tls) {
+        const auto& names = jsonAt(entry, "hosts");
+        if (!names.is_array()) continue;
+        for (const auto& n : names) {
+          if (!n.is_string()) continue;
+          std::string h = n.get<std::string>();
+          for (auto& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          tls_hosts.push_back(std::move(h));
+        }
+      }
+    }
+    for (auto& [host, route] : produced) {
+      if (!host.empty() &&
+          std::find(tls_hosts.begin(), tls_hosts.end(), host) != tls_hosts.end()) {
+        route.https_redirect = true;
+      }
+    }
   }
   for (auto& [host, route] : produced) ctx.addRoute(host, std::move(route));
 }

@@ -64,6 +64,9 @@ std::vector<ObjectStatus> objectStatuses(const TranslationContext& ctx,
       if (!served.unresolved.empty()) {
         resolved = {"ResolvedRefs", false, "BackendNotFound",
                     summarize(served.unresolved) + "; requests for these backends answer 500"};
+      } else if (!served.certificate_problems.empty()) {
+        resolved = {"ResolvedRefs", false, "InvalidCertificateRef",
+                    summarize(served.certificate_problems)};
       }
       ObjectCondition programmed{"Programmed", true, "Programmed",
                                  "the route is in the configuration being served"};

@@ -19,6 +19,7 @@ struct TranslationCache::State {
   Entry recording;
   size_t diagnostics_begin = 0;
   size_t reused = 0;
+  std::map<std::string, config::TlsCertificate> last_good_certificates;
 };
 
 namespace {
@@ -46,9 +47,9 @@ bool TranslationCache::replay(TranslationContext& ctx, const KubeObject& object)
   // The same lookups must give the same answers; they also make the resolver build the
   // clusters this object's routes use.
   for (const auto& lookup : record.lookups) {
-    auto now = lookup.is_url ? ctx.backends.url(lookup.url, lookup.weight)
+    auto now = lookup.is_url ? ctx.backends.url(lookup.url, lookup.weight, lookup.tls)
                              : ctx.backends.service(lookup.ns, lookup.name, lookup.port,
-                                                    lookup.weight, lookup.tls);
+                                                    lookup.weight, lookup.tls.value_or(UpstreamTls{}));
     if (now != lookup.result) return false;
   }
   const uint32_t rank = ctx.rankOf(object);
@@ -76,12 +77,17 @@ void TranslationCache::end(TranslationContext& ctx, const KubeObject& object) {
   ctx.recording = nullptr;
   Entry entry = std::move(state_->recording);
   state_->recording = {};
-  if (entry.version.empty()) return;  // nothing to recognise it by next time
+  // Nothing to recognise it by next time, or it read what a replay cannot check.
+  if (entry.version.empty() || entry.record.uncacheable) return;
   entry.record.diagnostics.assign(ctx.diagnostics.begin() + state_->diagnostics_begin,
                                   ctx.diagnostics.end());
   auto served = ctx.served.find(object.displayName());
   if (served != ctx.served.end()) entry.record.unresolved = served->second.unresolved;
   state_->next.insert_or_assign(object.displayName(), std::move(entry));
+}
+
+std::map<std::string, config::TlsCertificate>& TranslationCache::lastGoodCertificates() {
+  return state_->last_good_certificates;
 }
 
 size_t TranslationCache::finishPass() {

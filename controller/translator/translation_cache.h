@@ -9,8 +9,11 @@
 // The rule that keeps this correct: a per-object translator reads other objects only through
 // TranslationContext methods that record what they read (resolveService, resolveUrl).
 // Objects without uid/resourceVersion (manifest files) are never cached.
+#include <map>
 #include <memory>
 #include <string>
+
+#include "src/config/snapshot.h"
 
 namespace atrium::controller {
 struct KubeObject;
@@ -40,6 +43,10 @@ class TranslationCache {
   // Called once per translation after every object went through translate(): forgets objects
   // that were not seen (deleted, or no longer of our class). Returns how many were reused.
   size_t finishPass();
+
+  // The last valid content of each certificate Secret, kept across translations so that a
+  // broken update of a Secret leaves its hosts with the previous certificate.
+  std::map<std::string, config::TlsCertificate>& lastGoodCertificates();
 
   struct Entry;
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "controller/translator/backend_resolver.h"
+#include "controller/translator/certificates.h"
 #include "controller/translator/class_filter.h"
 #include "controller/translator/translation_cache.h"
 #include "controller/translator/translator.h"
@@ -17,7 +18,7 @@ struct BackendLookup {
   std::string ns, name, url;
   ServicePortRef port;
   uint32_t weight = 1;
-  bool tls = false;
+  std::optional<UpstreamTls> tls;
   config::WeightedBackend result;
 };
 struct ObjectRecord {
@@ -25,16 +26,25 @@ struct ObjectRecord {
   std::vector<BackendLookup> lookups;
   Diagnostics diagnostics;
   std::vector<std::string> unresolved;
+  // The object read something the replay cannot check (a CA bundle Secret): never reused.
+  bool uncacheable = false;
 };
 
 struct TranslationContext {
-  TranslationContext(const ObjectStore& objs, const TranslatorOptions& opts, Diagnostics& diags)
-      : objects(objs), options(opts), classes(objs, opts), backends(objs), diagnostics(diags) {}
+  TranslationContext(const ObjectStore& objs, const TranslatorOptions& opts, Diagnostics& diags,
+                     std::map<std::string, config::TlsCertificate>* last_good_certificates)
+      : objects(objs),
+        options(opts),
+        classes(objs, opts),
+        backends(objs),
+        certificates(objs, last_good_certificates),
+        diagnostics(diags) {}
 
   const ObjectStore& objects;
   const TranslatorOptions& options;
   ClassFilter classes;
   BackendResolver backends;
+  CertificateResolver certificates;
   Diagnostics& diagnostics;
   // hostname ("" = any host) → routes in the order they were produced.
   std::map<std::string, std::vector<config::Route>> hosts;
@@ -44,6 +54,7 @@ struct TranslationContext {
   struct ServedObject {
     const KubeObject* object = nullptr;
     std::vector<std::string> unresolved;  // "spec.rules[0].backends[0]: Service x not found"
+    std::vector<std::string> certificate_problems;  // "spec.tls.secretName: Secret … not found"
   };
   std::map<std::string, ServedObject> served;  // by displayName()
 
@@ -57,15 +68,23 @@ struct TranslationContext {
     hosts[host].push_back(std::move(route));
   }
   config::WeightedBackend resolveService(const std::string& ns, const std::string& name,
-                                         const ServicePortRef& port, uint32_t weight, bool tls) {
+                                         const ServicePortRef& port, uint32_t weight,
+                                         const UpstreamTls& tls) {
     auto result = backends.service(ns, name, port, weight, tls);
     if (recording) recording->lookups.push_back({false, ns, name, "", port, weight, tls, result});
     return result;
   }
-  config::WeightedBackend resolveUrl(const std::string& url, uint32_t weight) {
-    auto result = backends.url(url, weight);
-    if (recording) recording->lookups.push_back({true, "", "", url, {}, weight, false, result});
+  config::WeightedBackend resolveUrl(const std::string& url, uint32_t weight,
+                                     const std::optional<UpstreamTls>& tls) {
+    auto result = backends.url(url, weight, tls);
+    if (recording) recording->lookups.push_back({true, "", "", url, {}, weight, tls, result});
     return result;
+  }
+  // data[key] of a Secret as a PEM CA bundle (for upstream TLS).
+  std::optional<std::string> resolveCaBundle(const std::string& ns, const std::string& name,
+                                             const std::string& key, std::string& problem) {
+    if (recording) recording->uncacheable = true;
+    return certificates.caBundle(ns, name, key, problem);
   }
 
   void markServed(const KubeObject& o) { served[o.displayName()].object = &o; }
@@ -84,5 +103,8 @@ struct TranslationContext {
 
 void translateIngresses(TranslationContext& ctx);
 void translateAPIRoutes(TranslationContext& ctx);
+// TLS hosts and certificates of the objects of our class (after the routes), and the default
+// certificate (--default-tls-secret).
+void translateTls(TranslationContext& ctx, config::ConfigSnapshot& snapshot);
 
 }  // namespace atrium::controller::translator

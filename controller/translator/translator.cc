@@ -75,7 +75,8 @@ void dropIngressConflicts(TranslationContext& ctx, const std::string& host,
 TranslationResult translate(const ObjectStore& objects, const TranslatorOptions& options,
                             TranslationCache* cache) {
   TranslationResult result;
-  TranslationContext ctx(objects, options, result.diagnostics);
+  TranslationContext ctx(objects, options, result.diagnostics,
+                         cache ? &cache->lastGoodCertificates() : nullptr);
   ctx.cache = cache;
   rankObjects(ctx);
   translateIngresses(ctx);
@@ -114,6 +115,7 @@ TranslationResult translate(const ObjectStore& objects, const TranslatorOptions&
       d.source = o->source;
     }
   }
+  translateTls(ctx, result.snapshot);
   result.statuses = objectStatuses(ctx, result.snapshot, result.diagnostics);
   if (cache) cache->finishPass();
   return result;

@@ -18,6 +18,8 @@ struct TranslatorOptions {
   bool watch_without_class = false;
   // Only objects of this namespace (cluster-scoped kinds are always read); empty: all.
   std::string watch_namespace;
+  // --default-tls-secret "NS/NAME": the certificate for unknown SNI (empty: self-signed).
+  std::string default_tls_secret;
 };
 
 // One condition of an APIRoute's status (metav1.Condition without the bookkeeping times,

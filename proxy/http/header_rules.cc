@@ -168,22 +168,19 @@ std::string rewritePath(const config::Route& route, const re2::RE2* rewrite_rege
   return path;
 }
 
+std::string hostWithoutPort(std::string_view host) {
+  if (!host.empty() && host.front() == '[') return std::string(host.substr(0, host.find(']') + 1));
+  if (auto colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
+  return std::string(host);
+}
+
 std::string redirectLocation(const config::Redirect& redirect, const config::RouteMatch& match,
                              const NormalizedTarget& target, std::string_view request_host,
                              std::string_view request_scheme, uint16_t listener_port) {
   const std::string scheme =
       redirect.scheme.empty() ? std::string(request_scheme) : redirect.scheme;
   std::string host = redirect.hostname;
-  if (host.empty()) {
-    // The request's host without its port.
-    std::string_view h = request_host;
-    if (!h.empty() && h.front() == '[') {
-      h = h.substr(0, h.find(']') + 1);
-    } else if (auto colon = h.rfind(':'); colon != std::string_view::npos) {
-      h = h.substr(0, colon);
-    }
-    host = std::string(h);
-  }
+  if (host.empty()) host = hostWithoutPort(request_host);
   std::string location = scheme + "://" + host;
   const uint32_t default_port = scheme == "https" ? 443 : 80;
   if (redirect.port != 0 && redirect.port != default_port) {

@@ -59,6 +59,9 @@ bool takeExpectContinue(Fields& fields);
 std::string rewritePath(const config::Route& route, const re2::RE2* rewrite_regex,
                         const config::RouteMatch& match, const std::string& path);
 
+// "example.com" for "example.com:8080", "[::1]" for "[::1]:8080".
+std::string hostWithoutPort(std::string_view host);
+
 // The Location of a redirect rule for this request.
 std::string redirectLocation(const config::Redirect& redirect, const config::RouteMatch& match,
                              const NormalizedTarget& target, std::string_view request_host,

@@ -171,6 +171,14 @@ std::string Metrics::renderPrometheus() const {
   out += "# TYPE atrium_config_reloads_total counter\n";
   out += fmt::format("atrium_config_reloads_total{{result=\"success\"}} {}\n", reloads_success.load());
   out += fmt::format("atrium_config_reloads_total{{result=\"failure\"}} {}\n", reloads_failure.load());
+  out += "# HELP atrium_tls_handshakes_total TLS handshakes on the HTTPS listener, by result.\n";
+  out += "# TYPE atrium_tls_handshakes_total counter\n";
+  out += fmt::format("atrium_tls_handshakes_total{{result=\"ok\"}} {}\n", tls_handshakes_ok.load());
+  out += fmt::format("atrium_tls_handshakes_total{{result=\"error\"}} {}\n",
+                     tls_handshakes_failed.load());
+  out += "# HELP atrium_tls_invalid_secrets Secrets referenced for TLS that cannot be used now.\n";
+  out += "# TYPE atrium_tls_invalid_secrets gauge\n";
+  out += fmt::format("atrium_tls_invalid_secrets {}\n", tls_invalid_secrets.load());
   if (extra) out += extra();
   return out;
 }

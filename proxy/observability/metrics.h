@@ -71,6 +71,11 @@ class Metrics {
   std::atomic<uint64_t> config_generation{0};
   std::atomic<uint64_t> reloads_success{0};
   std::atomic<uint64_t> reloads_failure{0};
+  // TLS: handshakes on the HTTPS listener by result, and Secrets referenced for TLS that are
+  // unusable right now (set by the app from each translation).
+  std::atomic<uint64_t> tls_handshakes_ok{0};
+  std::atomic<uint64_t> tls_handshakes_failed{0};
+  std::atomic<uint64_t> tls_invalid_secrets{0};
 
   // Extra text appended by other parts of the process (the controller's watch counters),
   // produced on each scrape.

@@ -18,14 +18,20 @@ int RouteRuntime::pickBackend(uint64_t roll) const {
 
 std::shared_ptr<const ProxyConfig> ProxyConfig::build(
     std::shared_ptr<const config::ConfigSnapshot> snapshot, uint64_t generation,
-    observability::Metrics& metrics, std::vector<std::string>* errors) {
+    observability::Metrics& metrics, tls::TlsServer* tls, std::vector<std::string>* errors) {
   auto cfg = std::make_shared<ProxyConfig>();
   cfg->snapshot_ = std::move(snapshot);
   cfg->generation_ = generation;
   cfg->unmatched_ = metrics.route("none");
   for (const auto& c : cfg->snapshot_->clusters) {
-    cfg->clusters_.emplace(c.name, std::make_unique<upstream::Cluster>(c));
+    try {
+      cfg->clusters_.emplace(c.name, std::make_unique<upstream::Cluster>(c));
+    } catch (const std::exception& e) {
+      // Its routes answer 500 (unresolved); the rest of the configuration is fine.
+      if (errors) errors->push_back("cluster " + c.name + ": " + e.what());
+    }
   }
+  if (tls) cfg->tls_hosts_ = tls->build(*cfg->snapshot_, errors);
   cfg->table_ = router::RouteTable::build(*cfg->snapshot_, errors);
   for (const config::Route* route : cfg->table_->routes()) {
     RouteRuntime rt;

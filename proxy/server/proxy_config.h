@@ -11,6 +11,7 @@
 #include "proxy/filters/ip_filter.h"
 #include "proxy/observability/metrics.h"
 #include "proxy/router/route_table.h"
+#include "proxy/tls/tls_server.h"
 #include "proxy/upstream/cluster.h"
 #include "src/config/snapshot.h"
 
@@ -37,15 +38,19 @@ struct RouteRuntime {
 
 class ProxyConfig {
  public:
+  // `tls` (may be null in tests) builds the SNI table of the snapshot's certificates.
   static std::shared_ptr<const ProxyConfig> build(std::shared_ptr<const config::ConfigSnapshot> snapshot,
                                                   uint64_t generation,
                                                   observability::Metrics& metrics,
+                                                  tls::TlsServer* tls,
                                                   std::vector<std::string>* errors);
 
   const router::RouteTable& table() const { return *table_; }
   const RouteRuntime& route(uint32_t id) const { return routes_[id]; }
   const config::ConfigSnapshot& snapshot() const { return *snapshot_; }
   uint64_t generation() const { return generation_; }
+  // Null without a TLS server (tests).
+  const tls::HostTable* tlsHosts() const { return tls_hosts_.get(); }
   const std::shared_ptr<observability::RouteMetrics>& unmatchedMetrics() const { return unmatched_; }
 
  private:
@@ -54,6 +59,7 @@ class ProxyConfig {
   std::map<std::string, std::unique_ptr<upstream::Cluster>> clusters_;
   std::vector<RouteRuntime> routes_;
   std::shared_ptr<observability::RouteMetrics> unmatched_;
+  std::shared_ptr<const tls::HostTable> tls_hosts_;
   uint64_t generation_ = 0;
 };
 

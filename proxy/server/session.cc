@@ -15,6 +15,7 @@
 #include "proxy/http/wire_format.h"
 #include "proxy/server/worker.h"
 #include "proxy/upstream/cluster.h"
+#include "proxy/tls/tls_server.h"
 #include "proxy/upstream/connection_pool.h"
 
 namespace atrium::proxy::server {
@@ -135,9 +136,33 @@ void Session::releaseScratch() {
   if (scratch_) worker_.returnScratch(std::move(scratch_));
 }
 
+Task<bool> Session::handshake() {
+  // The SNI table of the configuration current now; held until the handshake is over.
+  auto config = worker_.config();
+  stream_.startTls(worker_.tls().baseContext());
+  SSL* ssl = stream_.tlsLayer().native_handle();
+  tls::TlsServer::attach(ssl, config ? config->tlsHosts() : nullptr);
+  setDeadline(std::chrono::duration_cast<milliseconds>(worker_.options().header_timeout));
+  auto [ec] = co_await stream_.tlsLayer().async_handshake(net::ssl::stream_base::server, kNoThrow);
+  clearDeadline();
+  tls::TlsServer::attach(ssl, nullptr);
+  if (ec) {
+    worker_.metrics().tls_handshakes_failed.fetch_add(1, std::memory_order_relaxed);
+    co_return false;
+  }
+  worker_.metrics().tls_handshakes_ok.fetch_add(1, std::memory_order_relaxed);
+  client_subject_ = tls::TlsServer::verifiedClientSubject(ssl);
+  co_return true;
+}
+
 Task<void> Session::run() {
   auto self = shared_from_this();  // keeps the session alive across suspensions
   const auto& opts = worker_.options();
+  if (tls_ && !co_await handshake()) {
+    boost::system::error_code ignored;
+    stream_.socket().close(ignored);
+    co_return;
+  }
   for (;;) {
     if (worker_.draining()) break;
     // Wait for the first byte of the next request with the keep-alive idle timeout, then give
@@ -180,6 +205,13 @@ Task<void> Session::run() {
     if (!keep_alive) break;
   }
   releaseScratch();
+  if (tls_ && stream_.socket().is_open()) {
+    // close_notify before the TCP close (RFC 8446 §6.1), so clients can tell a complete
+    // response from a cut connection; a peer that does not answer gets a second, no more.
+    setDeadline(milliseconds(1000));
+    co_await stream_.tlsLayer().async_shutdown(kNoThrow);
+    clearDeadline();
+  }
   if (linger_) co_await lingeringClose();
   boost::system::error_code ignored;
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
@@ -380,6 +412,25 @@ Task<bool> Session::handleRequest() {
     finish(x);
     co_return kept;
   }
+  if (!tls_ && spec.https_redirect) {
+    // 308 keeps the method and body (ingress-nginx also uses 308); the https port is 443.
+    std::string location = "https://" + http::hostWithoutPort(x.host) + target_.path;
+    if (!target_.query.empty()) {
+      location += '?';
+      location += target_.query;
+    }
+    bool kept = co_await sendLocal(x, 308, "", "", can_keep_without_body, "Location", location);
+    finish(x);
+    co_return kept;
+  }
+  if (spec.client_cert_required && client_subject_.empty()) {
+    // Also covers a TLS connection whose SNI named another host than this request's Host.
+    bool kept = co_await sendError(x, 403, "client_certificate_required",
+                                   "a verified client certificate is required",
+                                   can_keep_without_body);
+    finish(x);
+    co_return kept;
+  }
   if (parser_->content_length() && *parser_->content_length() > spec.max_request_body_bytes) {
     co_await sendError(x, 413, "payload_too_large", "request body exceeds the limit", false);
     finish(x);
@@ -387,7 +438,8 @@ Task<bool> Session::handleRequest() {
   }
   if (spec.redirect) {
     std::string location = http::redirectLocation(*spec.redirect, *hit.match, target_, x.host,
-                                                  "http", worker_.port());
+                                                  tls_ ? "https" : "http",
+                                                  tls_ ? worker_.tlsPort() : worker_.port());
     bool kept = co_await sendLocal(x, spec.redirect->status_code, "", "", can_keep_without_body,
                                    "Location", location);
     finish(x);
@@ -406,9 +458,10 @@ Task<bool> Session::handleRequest() {
 }
 
 Task<std::unique_ptr<upstream::UpstreamConnection>> Session::connect(
-    const upstream::EndpointTarget& target, milliseconds timeout, boost::system::error_code& ec) {
+    const upstream::Cluster& cluster, const upstream::EndpointTarget& target,
+    milliseconds timeout, boost::system::error_code& ec) {
   auto conn = std::make_unique<upstream::UpstreamConnection>(stream_.get_executor());
-  conn->key = target.key;
+  conn->key = target.pool_key;
   setDeadline(timeout);
   active_upstream_ = &conn->stream.socket();
   if (target.is_ip) {
@@ -427,6 +480,30 @@ Task<std::unique_ptr<upstream::UpstreamConnection>> Session::connect(
   if (ec) co_return nullptr;
   boost::system::error_code ignored;
   conn->stream.socket().set_option(net::ip::tcp::no_delay(true), ignored);
+  if (cluster.tls()) {
+    conn->stream.startTls(*cluster.tlsContext());
+    SSL* ssl = conn->stream.tlsLayer().native_handle();
+    const std::string& name = cluster.tlsServerName().empty() ? target.host : cluster.tlsServerName();
+    if (!target.is_ip || !cluster.tlsServerName().empty()) {
+      SSL_set_tlsext_host_name(ssl, name.c_str());
+    }
+    if (cluster.tlsVerify()) {
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+      if (target.is_ip && cluster.tlsServerName().empty()) {
+        X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+      } else {
+        X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
+      }
+    }
+    setDeadline(timeout);
+    active_upstream_ = &conn->stream.socket();
+    std::tie(ec) =
+        co_await conn->stream.tlsLayer().async_handshake(net::ssl::stream_base::client, kNoThrow);
+    active_upstream_ = nullptr;
+    clearDeadline();
+    if (timed_out_ && ec) ec = net::error::timed_out;
+    if (ec) co_return nullptr;
+  }
   co_return conn;
 }
 
@@ -460,7 +537,12 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
     target.append(target_.query);
   }
   http::PmrFields& fields = req;
-  http::prepareUpstreamRequest(fields, x.host, client_ip_, worker_.port(), x.request_id);
+  http::prepareUpstreamRequest(fields, x.host, client_ip_,
+                               tls_ ? worker_.tlsPort() : worker_.port(), x.request_id,
+                               tls_ ? "https" : "http");
+  // Only the handshake may assert a client certificate identity.
+  fields.erase("X-Client-Cert-Subject");
+  if (!client_subject_.empty()) fields.set("X-Client-Cert-Subject", client_subject_);
   if (!spec.rewrite.hostname.empty()) req.set(bhttp::field::host, spec.rewrite.hostname);
   http::applyHeaderModifier(fields, spec.request_headers);
   // "Expect: 100-continue" is answered here (as nginx does), so the upstream never waits on it.
@@ -486,11 +568,11 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
     x.upstream = endpoint.key;
     bool reused = false;
     boost::system::error_code ec;
-    conn = worker_.pool().take(endpoint.key);
+    conn = worker_.pool().take(endpoint.pool_key);
     if (conn) {
       reused = true;
     } else {
-      conn = co_await connect(endpoint, milliseconds(timeouts.connect_ms), ec);
+      conn = co_await connect(cluster, endpoint, milliseconds(timeouts.connect_ms), ec);
       if (!conn) {
         const bool timeout = ec == net::error::timed_out;
         route.metrics->recordUpstreamError(timeout ? observability::UpstreamErrorReason::kTimeout
@@ -624,6 +706,7 @@ Task<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
   http::PmrFields& fields = res;
   http::prepareDownstreamResponse(fields, x.request_id);
   http::applyHeaderModifier(fields, spec.response_headers);
+  if (tls_ && !spec.hsts.empty()) res.set("Strict-Transport-Security", spec.hsts);
   if (!client_keep) {
     res.set(bhttp::field::connection, "close");
   } else if (client_http10) {

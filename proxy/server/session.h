@@ -29,6 +29,7 @@
 namespace atrium::proxy::upstream {
 struct UpstreamConnection;
 struct EndpointTarget;
+class Cluster;
 }  // namespace atrium::proxy::upstream
 
 namespace atrium::proxy::server {
@@ -66,8 +67,10 @@ class Session : public std::enable_shared_from_this<Session> {
                            std::unique_ptr<upstream::UpstreamConnection>& conn,
                            const RouteRuntime& route, bool client_keep);
   Task<std::unique_ptr<upstream::UpstreamConnection>> connect(
-      const upstream::EndpointTarget& target, std::chrono::milliseconds timeout,
-      boost::system::error_code& ec);
+      const upstream::Cluster& cluster, const upstream::EndpointTarget& target,
+      std::chrono::milliseconds timeout, boost::system::error_code& ec);
+  // The server-side TLS handshake of a connection to the HTTPS listener.
+  Task<bool> handshake();
   // Writes `head` (may be empty) and a piece of body with the message's framing; with
   // `chunked`, the piece becomes one chunk and `last` adds the terminating chunk.
   Task<boost::system::error_code> writeFramed(tls::Stream& stream, std::string_view head,
@@ -104,6 +107,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Worker& worker_;
   tls::Stream stream_;
   const bool tls_;
+  std::string client_subject_;  // verified client certificate subject (RFC 2253), or ""
   boost::beast::flat_buffer buffer_;
   std::unique_ptr<RequestScratch> scratch_;  // held only while a request is in flight
   std::optional<RequestParser> parser_;

@@ -16,6 +16,10 @@
 #include "proxy/server/request_scratch.h"
 #include "proxy/upstream/connection_pool.h"
 
+namespace atrium::proxy::tls {
+class TlsServer;
+}
+
 namespace atrium::proxy::server {
 
 class ProxyConfig;
@@ -27,7 +31,7 @@ class Worker {
   static constexpr std::chrono::milliseconds kDeadlineTick{50};
 
   Worker(unsigned index, const ProxyOptions& options, observability::Metrics& metrics,
-         std::shared_ptr<observability::AccessLogSink> access_log);
+         std::shared_ptr<observability::AccessLogSink> access_log, tls::TlsServer& tls);
   ~Worker();
 
   // Binds this worker's listener (on the calling thread, before start()). Returns the port.
@@ -49,6 +53,7 @@ class Worker {
   observability::AccessLogBuffer& accessLog() { return access_log_; }
   observability::Metrics& metrics() { return metrics_; }
   const ProxyOptions& options() const { return options_; }
+  tls::TlsServer& tls() { return tls_; }
   bool draining() const { return draining_; }
   uint16_t port() const { return port_; }
   uint16_t tlsPort() const { return tls_port_; }
@@ -69,6 +74,7 @@ class Worker {
   unsigned index_;
   const ProxyOptions& options_;
   observability::Metrics& metrics_;
+  tls::TlsServer& tls_;
   std::unordered_set<Session*> sessions_;
   std::vector<std::unique_ptr<RequestScratch>> scratch_;
   bool draining_ = false;

@@ -64,6 +64,7 @@ int runGateway(const Flags& flags) {
   proxy::ProxyOptions proxy_options;
   proxy_options.bind = flags.bind;
   proxy_options.http_port = flags.http_port;
+  proxy_options.https_port = flags.https_port;
   proxy_options.threads = flags.threads;
   proxy_options.access_log = flags.access_log;
   proxy::AdminOptions admin_options;
@@ -87,6 +88,7 @@ int runGateway(const Flags& flags) {
     controller::translator::TranslatorOptions options;
     options.ingress_class = flags.ingress_class;
     options.watch_namespace = flags.watch_namespace;
+    options.default_tls_secret = flags.default_tls_secret;
     // In a cluster, classless objects usually belong to another controller: opt in explicitly.
     options.watch_without_class = flags.watch_ingress_without_class.value_or(!cluster_mode);
 

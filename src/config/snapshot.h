@@ -116,6 +116,14 @@ struct Route {
   // served; the deny list is checked first.
   std::vector<std::string> ip_allow;
   std::vector<std::string> ip_deny;
+  // Plain-HTTP requests are answered 308 to the https URL (Ingress TLS hosts with
+  // ssl-redirect, APIRoute tls.redirectHTTP).
+  bool https_redirect = false;
+  // Strict-Transport-Security value added to responses sent over TLS; empty: none.
+  std::string hsts;
+  // Only requests over a TLS connection that presented a verified client certificate are
+  // served (APIRoute tls.clientValidation without optional); others get 403.
+  bool client_cert_required = false;
   bool operator==(const Route&) const = default;
 };
 
@@ -136,12 +144,51 @@ struct Cluster {
   std::string name;  // "namespace/service:port" or "url:<scheme>://host:port"
   std::vector<Endpoint> endpoints;  // the endpoints to balance over (ready ones)
   bool tls = false;                 // upstream speaks HTTPS
+  // With tls: verify the upstream's certificate (against tls_ca_pem, or the system CAs when
+  // empty) for tls_server_name (or the endpoint's host name when empty).
+  bool tls_verify = false;
+  std::string tls_ca_pem;
+  std::string tls_server_name;
   bool operator==(const Cluster&) const = default;
+};
+
+// A certificate and its private key, from one kubernetes.io/tls Secret, already checked by the
+// controller (both parse, the key matches the leaf). The key never appears in /config or logs.
+struct TlsCertificate {
+  std::string name;       // "namespace/secret"
+  std::string chain_pem;  // leaf first, then intermediates
+  std::string key_pem;
+  std::string sha256;     // of chain and key: identifies the content (caches, /config)
+  bool operator==(const TlsCertificate&) const = default;
+};
+
+// Client-certificate verification for a TLS host.
+struct ClientValidation {
+  std::string ca_name;  // "namespace/secret/key", for logs
+  std::string ca_pem;
+  bool optional = false;  // a client without a certificate is served (without identity)
+  bool operator==(const ClientValidation&) const = default;
+};
+
+struct TlsHost {
+  std::string hostname;     // exact, or a one-label wildcard "*.example.com"
+  std::string certificate;  // a TlsCertificate name; empty: the default certificate
+  // Verify client certificates; an empty ca_pem refuses every client (the CA was unusable).
+  std::optional<ClientValidation> client_validation;
+  bool operator==(const TlsHost&) const = default;
 };
 
 struct ConfigSnapshot {
   std::vector<VirtualHost> virtual_hosts;  // sorted by hostname
   std::vector<Cluster> clusters;           // sorted by name
+  std::vector<TlsCertificate> certificates;  // sorted by name
+  std::vector<TlsHost> tls_hosts;            // sorted by hostname
+  // For connections without SNI or with a name not in tls_hosts: a certificate name, or empty
+  // for the self-signed certificate the proxy makes at start.
+  std::string default_certificate;
+  // Secrets referenced for TLS that could not be used (reported by the translator, exported
+  // as atrium_tls_invalid_secrets).
+  uint32_t invalid_tls_secrets = 0;
   bool operator==(const ConfigSnapshot&) const = default;
 };
 

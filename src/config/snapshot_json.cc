@@ -22,7 +22,29 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Redirect, scheme, hostname, port
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DirectResponse, status, content_type, body)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Timeouts, connect_ms, request_ms, idle_ms)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Endpoint, address, port)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Cluster, name, endpoints, tls)
+namespace {
+
+nlohmann::json clusterToJson(const Cluster& c) {
+  nlohmann::json j = {{"name", c.name}, {"endpoints", c.endpoints}};
+  if (c.tls) j["tls"] = true;
+  if (c.tls_verify) j["tls_verify"] = true;
+  if (!c.tls_ca_pem.empty()) j["tls_ca_pem"] = c.tls_ca_pem;  // a CA certificate: public
+  if (!c.tls_server_name.empty()) j["tls_server_name"] = c.tls_server_name;
+  return j;
+}
+
+Cluster clusterFromJson(const nlohmann::json& j) {
+  Cluster c;
+  c.name = j.at("name").get<std::string>();
+  c.endpoints = j.value("endpoints", std::vector<Endpoint>{});
+  c.tls = j.value("tls", false);
+  c.tls_verify = j.value("tls_verify", false);
+  c.tls_ca_pem = j.value("tls_ca_pem", std::string());
+  c.tls_server_name = j.value("tls_server_name", std::string());
+  return c;
+}
+
+}  // namespace
 
 namespace {
 
@@ -68,6 +90,9 @@ nlohmann::json routeToJson(const Route& r) {
     j["max_request_body_bytes"] = r.max_request_body_bytes;
   if (!r.ip_allow.empty()) j["ip_allow"] = r.ip_allow;
   if (!r.ip_deny.empty()) j["ip_deny"] = r.ip_deny;
+  if (r.https_redirect) j["https_redirect"] = true;
+  if (!r.hsts.empty()) j["hsts"] = r.hsts;
+  if (r.client_cert_required) j["client_cert_required"] = true;
   return j;
 }
 
@@ -94,6 +119,9 @@ Route routeFromJson(const nlohmann::json& j) {
   r.max_request_body_bytes = j.value("max_request_body_bytes", r.max_request_body_bytes);
   r.ip_allow = j.value("ip_allow", std::vector<std::string>{});
   r.ip_deny = j.value("ip_deny", std::vector<std::string>{});
+  r.https_redirect = j.value("https_redirect", false);
+  r.hsts = j.value("hsts", std::string());
+  r.client_cert_required = j.value("client_cert_required", false);
   return r;
 }
 
@@ -107,7 +135,31 @@ nlohmann::json toJson(const ConfigSnapshot& snapshot) {
     for (const auto& r : vh.routes) h["routes"].push_back(routeToJson(r));
     hosts.push_back(std::move(h));
   }
-  doc["clusters"] = snapshot.clusters;
+  auto& clusters = doc["clusters"] = nlohmann::json::array();
+  for (const auto& c : snapshot.clusters) clusters.push_back(clusterToJson(c));
+  // TLS: written only when there is some, so configurations without TLS read as before.
+  // No PEM is written (private keys are secrets); the digest tells whether one changed.
+  if (!snapshot.certificates.empty()) {
+    auto& certs = doc["certificates"] = nlohmann::json::array();
+    for (const auto& c : snapshot.certificates) {
+      certs.push_back({{"name", c.name}, {"sha256", c.sha256}});
+    }
+  }
+  if (!snapshot.tls_hosts.empty()) {
+    auto& hosts = doc["tls_hosts"] = nlohmann::json::array();
+    for (const auto& h : snapshot.tls_hosts) {
+      nlohmann::json entry = {{"hostname", h.hostname}, {"certificate", h.certificate}};
+      if (h.client_validation) {
+        entry["client_validation"] = {{"ca", h.client_validation->ca_name},
+                                      {"optional", h.client_validation->optional}};
+      }
+      hosts.push_back(std::move(entry));
+    }
+  }
+  if (!snapshot.default_certificate.empty()) {
+    doc["default_certificate"] = snapshot.default_certificate;
+  }
+  if (snapshot.invalid_tls_secrets) doc["invalid_tls_secrets"] = snapshot.invalid_tls_secrets;
   return doc;
 }
 
@@ -119,7 +171,24 @@ ConfigSnapshot snapshotFromJson(const nlohmann::json& doc) {
     for (const auto& r : h.at("routes")) vh.routes.push_back(routeFromJson(r));
     snapshot.virtual_hosts.push_back(std::move(vh));
   }
-  snapshot.clusters = doc.at("clusters").get<std::vector<Cluster>>();
+  for (const auto& c : doc.at("clusters")) snapshot.clusters.push_back(clusterFromJson(c));
+  // Certificates come back as name and digest only (toJson writes no PEM): enough for golden
+  // comparisons, not for serving.
+  for (const auto& c : doc.value("certificates", nlohmann::json::array())) {
+    snapshot.certificates.push_back(
+        {c.at("name").get<std::string>(), "", "", c.value("sha256", std::string())});
+  }
+  for (const auto& h : doc.value("tls_hosts", nlohmann::json::array())) {
+    TlsHost host{h.at("hostname").get<std::string>(), h.at("certificate").get<std::string>(), {}};
+    if (h.contains("client_validation")) {
+      host.client_validation = ClientValidation{
+          h["client_validation"].value("ca", std::string()), "",
+          h["client_validation"].value("optional", false)};
+    }
+    snapshot.tls_hosts.push_back(std::move(host));
+  }
+  snapshot.default_certificate = doc.value("default_certificate", std::string());
+  snapshot.invalid_tls_secrets = doc.value("invalid_tls_secrets", 0u);
   return snapshot;
 }
 

@@ -73,6 +73,25 @@ std::vector<std::string> validate(const ConfigSnapshot& snapshot) {
       }
     }
   }
+  std::set<std::string> certificates;
+  for (const auto& c : snapshot.certificates) {
+    if (!certificates.insert(c.name).second) problems.push_back("duplicate certificate " + c.name);
+    if (c.chain_pem.empty() || c.key_pem.empty()) {
+      problems.push_back("certificate " + c.name + ": chain or key missing");
+    }
+  }
+  std::set<std::string> tls_hosts;
+  for (const auto& h : snapshot.tls_hosts) {
+    if (!tls_hosts.insert(h.hostname).second) {
+      problems.push_back("duplicate TLS host '" + h.hostname + "'");
+    }
+    if (!h.certificate.empty() && !certificates.count(h.certificate)) {
+      problems.push_back("TLS host '" + h.hostname + "': unknown certificate " + h.certificate);
+    }
+  }
+  if (!snapshot.default_certificate.empty() && !certificates.count(snapshot.default_certificate)) {
+    problems.push_back("unknown default certificate " + snapshot.default_certificate);
+  }
   return problems;
 }
 

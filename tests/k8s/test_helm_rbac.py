@@ -339,8 +339,11 @@ def serve_until_teardown(gw: Gateway, echo: h.EchoBackend):
     gw.assert_nothing_forbidden()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def gateway(kube, cluster_wide, tmp_dir):
+    # Per test, so it is gone before the scoped release's gateway starts: SPEC §3.1 makes every
+    # IngressClass whose controller is atrium.dev/ingress-controller "ours", so a cluster-wide
+    # Atrium would also serve (and write status for) the scoped release's Ingresses.
     echo = serve_echo(kube, APP_NS, "rbac-echo", "rbac.example.com", cluster_wide.ingress_class)
     gw = Gateway(tmp_dir, cluster_wide.kubeconfig, [
         "--ingress-class", cluster_wide.ingress_class, "--publish-address", PUBLISH_ADDRESS,
