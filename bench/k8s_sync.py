@@ -145,7 +145,7 @@ def main():
         started = time.monotonic()
         atrium = subprocess.Popen(
             [atrium_bin, "--kubeconfig", env.kubeconfig, "--watch-namespace", NS,
-             "--bind", "127.0.0.1", "--http-port", "0", "--admin-bind", "127.0.0.1",
+             "--bind", "127.0.0.1", "--http-port", "0", "--https-port", "0", "--admin-bind", "127.0.0.1",
              "--admin-port", "0", "--access-log", "off", "--threads", "2",
              "--leader-elect=false", *os.environ.get("ATRIUM_ARGS", "").split()], stdout=subprocess.DEVNULL, stderr=stderr)
 

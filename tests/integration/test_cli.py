@@ -58,7 +58,7 @@ def test_check_without_paths():
 
 def test_missing_manifests_dir_fails_cleanly(tmp_path):
     r = run("--manifests", str(tmp_path / "does-not-exist"), "--bind", LOOPBACK,
-            "--http-port", "0", "--admin-port", "0", "--admin-bind", LOOPBACK)
+            "--http-port", "0", "--https-port", "0", "--admin-port", "0", "--admin-bind", LOOPBACK)
     assert r.returncode > 0, (r.returncode, r.stderr)
     assert "does-not-exist" in r.stderr
     for marker in CRASH_MARKERS:

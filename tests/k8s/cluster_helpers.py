@@ -27,7 +27,8 @@ class ClusterAtrium:
         self.stderr_path = workdir / f"atrium-cluster-{time.monotonic_ns()}.stderr"
         self._stderr = open(self.stderr_path, "wb")
         self.args = [h.ATRIUM_BIN, "--kubeconfig", kubeconfig, "--bind", h.LOOPBACK,
-                     "--http-port", "0", "--admin-port", "0", "--admin-bind", h.LOOPBACK,
+                     "--http-port", "0", "--https-port", "0", "--admin-port", "0",
+                     "--admin-bind", h.LOOPBACK,
                      "--threads", "2", "--access-log", "off", "--drain-timeout", "2s",
                      *extra_args]
         self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self._stderr,
@@ -48,6 +49,9 @@ class ClusterAtrium:
             text = self.stderr()
             proxy = re.search(r"proxy listening on \S+:(\d+)", text)
             admin = re.search(r"admin listening on \S+:(\d+)", text)
+            https = re.search(r"https listening on \S+:(\d+)", text)
+            if https:
+                self.https_port = int(https.group(1))
             return (int(proxy.group(1)), int(admin.group(1))) if proxy and admin else None
         return h.wait_until(ports, 10, message="atrium's ports in its log")
 

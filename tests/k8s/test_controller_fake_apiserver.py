@@ -173,7 +173,7 @@ def test_pagination_410_relist_and_missing_crds(fake_api, tmp_path):
     with open(stderr_path, "wb") as stderr:
         proc = subprocess.Popen(
             [h.ATRIUM_BIN, "--kubeconfig", fake_api.kubeconfig, "--bind", h.LOOPBACK,
-             "--http-port", "0", "--admin-port", "0", "--admin-bind", h.LOOPBACK, "--threads", "1",
+             "--http-port", "0", "--https-port", "0", "--admin-port", "0", "--admin-bind", h.LOOPBACK, "--threads", "1",
              "--access-log", "off", "--drain-timeout", "1s"],
             stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL,
             preexec_fn=h._die_with_parent)

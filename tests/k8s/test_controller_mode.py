@@ -190,7 +190,7 @@ def test_same_snapshot_in_both_modes(cluster, namespace, echo, tmp_path, gateway
     served_by(from_cluster, "site.example.com", "/", "echo-s1")
     from_files = subprocess.Popen(
         [h.ATRIUM_BIN, "--manifests", str(manifests), "--watch-namespace", namespace,
-         "--watch-ingress-without-class=false", "--bind", h.LOOPBACK, "--http-port", "0",
+         "--watch-ingress-without-class=false", "--bind", h.LOOPBACK, "--http-port", "0", "--https-port", "0",
          "--admin-port", "0", "--admin-bind", h.LOOPBACK, "--threads", "1",
          "--access-log", "off"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
@@ -223,7 +223,8 @@ def test_bad_kubeconfig_is_one_line_error(cluster, tmp_path):
     bad = tmp_path / "bad-kubeconfig"
     bad.write_text("current-context: nowhere\ncontexts: []\n")
     res = subprocess.run([h.ATRIUM_BIN, "--kubeconfig", str(bad), "--admin-port", "0",
-                          "--http-port", "0", "--bind", h.LOOPBACK, "--admin-bind", h.LOOPBACK],
+                          "--http-port", "0", "--https-port", "0", "--bind", h.LOOPBACK,
+                          "--admin-bind", h.LOOPBACK],
                          capture_output=True, text=True, timeout=10)
     assert res.returncode != 0
     assert "context \"nowhere\" not found" in res.stderr, res.stderr

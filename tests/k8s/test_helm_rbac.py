@@ -257,7 +257,7 @@ class Gateway:
     def __init__(self, tmp: Path, kubeconfig: str, args: list[str], ready: bool = True):
         self.log_path = tmp / f"atrium-{time.monotonic_ns()}.log"
         cmd = [h.ATRIUM_BIN, "--kubeconfig", kubeconfig, "--bind", h.LOOPBACK,
-               "--admin-bind", h.LOOPBACK, "--http-port", "0", "--admin-port", "0",
+               "--admin-bind", h.LOOPBACK, "--http-port", "0", "--https-port", "0", "--admin-port", "0",
                "--threads", "1", "--access-log", "off", "--drain-timeout", "2s",
                "--log-level", "debug", *args]
         with open(self.log_path, "wb") as log:
