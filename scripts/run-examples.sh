@@ -24,8 +24,10 @@ start_backend web web-2 9102
 start_backend orders-v1 orders-v1-1 9201
 start_backend orders-v2 orders-v2-1 9202
 
-echo "Atrium is starting on http://127.0.0.1:8080 (admin on 127.0.0.1:9901). Try:"
+echo "Atrium is starting on http://127.0.0.1:8080 and https://127.0.0.1:8443 (admin on"
+echo "127.0.0.1:9901). Try:"
 echo "  curl -H 'Host: demo.local' http://127.0.0.1:8080/"
 echo "  curl -H 'Host: api.demo.local' http://127.0.0.1:8080/v1/orders"
-build/atrium --manifests examples --bind 127.0.0.1 --http-port 8080 --admin-bind 127.0.0.1 \
-  --admin-port 9901 "$@"
+echo "  curl -k --resolve demo.local:8443:127.0.0.1 https://demo.local:8443/   # self-signed"
+build/atrium --manifests examples --bind 127.0.0.1 --http-port 8080 --https-port 8443 \
+  --admin-bind 127.0.0.1 --admin-port 9901 "$@"
