@@ -111,12 +111,12 @@ CertificateResolver::CertificateResolver(const ObjectStore& objects,
 CertificateResolver::Result CertificateResolver::certificate(const std::string& ns,
                                                              const std::string& name) {
   const std::string key = ns + "/" + name;
-  if (used_.count(key)) return {key, ""};
   if (auto bad = invalid_.find(key); bad != invalid_.end()) {
     const bool kept = last_good_ && last_good_->count(key);
     if (kept) used_[key] = (*last_good_)[key];
     return {kept ? key : "", bad->second};
   }
+  if (used_.count(key)) return {key, ""};
   std::string problem;
   const KubeObject* secret = objects_.find("Secret", ns, name);
   if (!secret) {
