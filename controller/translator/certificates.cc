@@ -158,17 +158,17 @@ std::optional<std::string> CertificateResolver::caBundle(const std::string& ns,
   const KubeObject* secret = objects_.find("Secret", ns, name);
   if (!secret) {
     problem = where + " not found";
+    invalid_[ns + "/" + name + "#" + key] = problem;
     return std::nullopt;
   }
   auto pem = secretValue(*secret, key, problem);
   if (!pem) {
     problem = where + " " + problem;
-    return std::nullopt;
-  }
-  if (auto bad = checkCaBundle(*pem); !bad.empty()) {
+  } else if (auto bad = checkCaBundle(*pem); !bad.empty()) {
     problem = where + " data key \"" + key + "\": " + bad;
-    return std::nullopt;
+    pem.reset();
   }
+  if (!pem) invalid_[ns + "/" + name + "#" + key] = problem;
   return pem;
 }
 

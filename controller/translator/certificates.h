@@ -38,7 +38,7 @@ class CertificateResolver {
 
   // The certificates handed out, sorted by name; updates `last_good`.
   std::vector<config::TlsCertificate> take();
-  // Secrets that are referenced but unusable right now.
+  // Secrets referenced for TLS (certificates, CA bundles) that are unusable right now.
   size_t invalidCount() const { return invalid_.size(); }
 
  private:

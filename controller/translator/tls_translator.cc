@@ -2,6 +2,7 @@
 // spec.tls, APIRoute spec.tls) and which hosts verify client certificates. Runs after the
 // routes, over all served objects oldest first, so the oldest claim on a host name wins.
 #include <algorithm>
+#include <set>
 
 #include "controller/translator/field_reader.h"
 #include "controller/translator/translation_context.h"
@@ -130,7 +131,10 @@ void apiRouteTls(TranslationContext& ctx, const KubeObject& object, TlsHosts& ho
   }
   if (certificate.empty() && !client_validation) return;
   const auto& names = jsonAt(spec, "hostnames");
-  if (!names.is_array()) return;
+  if (!names.is_array() || names.empty()) {
+    r.warning("spec.tls", "the route has no hostnames: its TLS settings apply to no host");
+    return;
+  }
   for (size_t j = 0; j < names.size(); ++j) {
     if (!names[j].is_string() || names[j].get<std::string>().empty()) continue;
     const std::string host = lower(names[j].get<std::string>());
@@ -149,6 +153,18 @@ void translateTls(TranslationContext& ctx, config::ConfigSnapshot& snapshot) {
   }
   std::sort(objects.begin(), objects.end(), [&ctx](const KubeObject* a, const KubeObject* b) {
     return ctx.rankOf(*a) < ctx.rankOf(*b);
+  });
+  // An object refused as a whole (errors and nothing served) claims no TLS host either.
+  std::set<std::string> serving, erroneous;
+  for (const auto& vh : snapshot.virtual_hosts) {
+    for (const auto& r : vh.routes) serving.insert(r.source);
+  }
+  for (const auto& d : ctx.diagnostics) {
+    if (!d.warning) erroneous.insert(d.object);
+  }
+  std::erase_if(objects, [&](const KubeObject* o) {
+    const std::string name = o->displayName();
+    return erroneous.count(name) && !serving.count(name);
   });
   TlsHosts hosts(ctx);
   for (const KubeObject* o : objects) {

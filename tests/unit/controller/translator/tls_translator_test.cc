@@ -290,11 +290,10 @@ TEST(TlsTranslator, TlsEntryWithoutHostsOrWithABadHostIsReported) {
   EXPECT_EQ(result.snapshot.tls_hosts[0].hostname, "a.example.com");
 }
 
-// Known bug, disabled until fixed: translateTls() walks every object of our class, including
-// those rejected as a whole (an invalid annotation, an APIRoute with Accepted=False), so a
-// rejected older Ingress still claims its TLS hosts and beats the valid Ingress that serves
-// them. "A bad object is reported and skipped, never blocks the others" (DESIGN.md §3).
-TEST(TlsTranslator, DISABLED_RejectedObjectsClaimNoTlsHost) {
+// An object rejected as a whole (an invalid annotation, an APIRoute with Accepted=False) claims
+// no TLS host, so an older rejected Ingress cannot take a host from the valid one that serves
+// it. "A bad object is reported and skipped, never blocks the others" (DESIGN.md §3).
+TEST(TlsTranslator, RejectedObjectsClaimNoTlsHost) {
   const auto& c = certs();
   auto result = translate(
       store(
