@@ -10,7 +10,7 @@ kube-apiserver and replays the same cases). What this file proves:
 - every field the translator (controller/translator/apiroute_translator.cc) reads exists at the
   right place with the right type, its enums list the values the translator accepts, and the
   schema defaults exactly what the translator defaults;
-- examples/orders-api.yaml, the translator's own APIRoute fixtures and a "full" object using
+- the APIRoutes of examples/, the translator's own APIRoute fixtures and a "full" object using
   every field validate; each deliberately bad object (one broken rule each) does not;
 - every CEL rule has a message and at least one bad object that only it rejects (the objects of
   CEL_CASES pass the OpenAPI part of the schema, so the API server can only refuse them by CEL).
@@ -886,9 +886,9 @@ def edge_routes() -> list[dict]:
 
 
 def example_routes() -> list[dict]:
-    """APIRoutes the translator serves: the bundled example and its own fixture."""
+    """APIRoutes the translator serves: the bundled examples and its own fixture."""
     out = []
-    for path in (REPO / "examples" / "orders-api.yaml",
+    for path in (*sorted((REPO / "examples").rglob("*.yaml")),
                  REPO / "tests" / "testdata" / "translator" / "apiroute_full.in.yaml"):
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc.get("kind") == "APIRoute":

@@ -1,0 +1,341 @@
+"""examples/: every folder is valid on its own and all together, and does what its README says.
+
+- `atrium check` passes (exit 0) for each folder and for the whole tree. The only warnings
+  allowed are for the TLS Secret that examples/tls/README.md asks the reader to create.
+- The layout that lets one folder serve both `atrium --manifests` and `kubectl apply -f`: the
+  loopback EndpointSlices live in `local/` (read by atrium, which is recursive, and skipped by
+  `kubectl apply -f` without -R). Nothing else lives there.
+- The whole tree is served as scripts/run-examples.sh serves it, with the same demo backends
+  (names and ports read from that script, rewritten to ephemeral ports in a copy). The
+  README's quick start works, and so do the requests each folder's README describes. The same
+  requests are sent again with each folder served alone.
+- examples/tls: the README's own commands (openssl, then the Secret manifest) make a certificate
+  that Atrium then serves.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import ssl
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import (ATRIUM_BIN, REPO_ROOT, Atrium, EchoBackend, RawClient, parse_response,
+                      tls_client_context, stop_and_check)
+
+EXAMPLES = REPO_ROOT / "examples"
+FOLDERS = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and not p.name.startswith("."))
+TLS_SECRET_WARNING = re.compile(r"secretName: Secret default/demo-tls not found$")
+
+
+def check(*paths) -> subprocess.CompletedProcess:
+    return subprocess.run([ATRIUM_BIN, "check", *map(str, paths)], capture_output=True,
+                          text=True, timeout=30, stdin=subprocess.DEVNULL)
+
+
+def problems(result: subprocess.CompletedProcess) -> list[str]:
+    """The problem lines of `atrium check` (stdout), without the summary (stderr)."""
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
+def manifest_files(folder):
+    return sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
+
+
+def docs_of(path):
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+# --------------------------------------------------------------------------------------------
+# atrium check, and the layout
+
+
+def test_there_is_a_folder_per_feature():
+    assert set(FOLDERS) >= {"ingress-basics", "ingress-class", "ingress-annotations",
+                            "apiroute-routing", "apiroute-policy", "tls"}
+    assert not [p.name for p in EXAMPLES.iterdir() if p.is_file() and p.suffix != ".md"], \
+        "manifests belong in a feature folder"
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_folder_passes_atrium_check(folder):
+    r = check(EXAMPLES / folder)
+    assert r.returncode == 0, r.stdout + r.stderr
+    unexpected = [line for line in problems(r)
+                  if not (folder == "tls" and line.startswith("warning:")
+                          and TLS_SECRET_WARNING.search(line))]
+    assert not unexpected, "\n".join(unexpected)
+    assert "0 errors" in r.stderr, r.stderr
+
+
+def test_all_folders_together_pass_atrium_check():
+    r = check(EXAMPLES)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for line in problems(r):
+        assert line.startswith("warning:") and TLS_SECRET_WARNING.search(line), line
+    # Also named one by one, as a user might list them.
+    r = check(*(EXAMPLES / f for f in FOLDERS))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_folder_layout(folder):
+    path = EXAMPLES / folder
+    assert (path / "README.md").is_file(), f"examples/{folder} needs a README.md"
+    top = [p for p in manifest_files(path) if p.parent == path]
+    assert top, f"examples/{folder} has no manifests of its own"
+    for file in top:
+        for doc in docs_of(file):
+            # What `kubectl apply -f` sends must be valid on a cluster: no loopback endpoints.
+            assert doc["kind"] != "EndpointSlice", f"{file}: EndpointSlices belong in local/"
+    for file in manifest_files(path):
+        if file.parent == path:
+            continue
+        assert file.parent == path / "local", f"{file}: only local/ is expected below a folder"
+        for doc in docs_of(file):
+            assert doc["kind"] in ("EndpointSlice", "Secret"), f"{file}: {doc['kind']}"
+
+
+# --------------------------------------------------------------------------------------------
+# serving the examples with the demo backends of scripts/run-examples.sh
+
+RUN_EXAMPLES = REPO_ROOT / "scripts" / "run-examples.sh"
+
+
+def demo_backends_of_the_script() -> list[tuple[str, str, int]]:
+    """(name, instance, port) of every `start_backend` line of scripts/run-examples.sh."""
+    found = re.findall(r"^start_backend (\S+) (\S+) (\d+)$", RUN_EXAMPLES.read_text(), re.M)
+    assert found, "scripts/run-examples.sh starts no demo backend?"
+    return [(name, instance, int(port)) for name, instance, port in found]
+
+
+def test_run_examples_serves_the_whole_tree():
+    text = RUN_EXAMPLES.read_text()
+    assert re.search(r"^build/atrium --manifests examples ", text, re.M), text
+
+
+def copy_of(folders, ports: dict[int, int], root=EXAMPLES) -> dict[str, str]:
+    """The manifests of `folders` under `root` as {flat file name: text}, with the demo ports
+    mapped to `ports` (the gateway fixture writes files into one folder)."""
+    out = {}
+    for folder in folders:
+        for file in manifest_files(root / folder):
+            text = file.read_text()
+            for fixed, actual in ports.items():
+                text = re.sub(rf"\bport: {fixed}\b", f"port: {actual}", text)
+            out[str(file.relative_to(root)).replace("/", "__")] = text
+    return out
+
+
+@pytest.fixture(scope="module")
+def backends():
+    started = [EchoBackend(name, instance) for name, instance, _ in demo_backends_of_the_script()]
+    yield {fixed: b for (_, _, fixed), b in zip(demo_backends_of_the_script(), started)}
+    for b in started:
+        b.stop()
+
+
+@pytest.fixture(scope="module")
+def serve(request, tmp_path_factory, backends):
+    """serve(folders) -> a running Atrium on those folders (module-scoped, one per set)."""
+    running: dict[tuple, Atrium] = {}
+    request.module._atrium_gateways = []
+
+    def start(folders) -> Atrium:
+        key = tuple(folders)
+        if key not in running:
+            ports = {fixed: b.port for fixed, b in backends.items()}
+            gw = Atrium(tmp_path_factory.mktemp("examples"), copy_of(folders, ports))
+            running[key] = gw
+            request.module._atrium_gateways.append(gw)
+        return running[key]
+
+    yield start
+    for gw in running.values():
+        stop_and_check(gw)
+
+
+def served_by(r) -> tuple[str, str]:
+    assert r.status == 200, r
+    body = r.json()
+    return body["service"], body["instance"]
+
+
+def status_of_upload(gw, host: str, path: str, size: int) -> int:
+    """The status of a POST announcing `size` body bytes: a body over the limit is refused by
+    its Content-Length, before any of it is sent (so the client never writes into a closed
+    connection)."""
+    with RawClient(gw.port) as c:
+        c.send(b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+               % (path.encode(), host.encode(), size))
+        c.read_until_closed(timeout=5)
+        r = parse_response(c.received)
+    assert r is not None, c.received
+    return r.status
+
+
+# One function per folder: the requests its README describes and what they get.
+
+def check_ingress_basics(gw):
+    instances = {served_by(gw.get("/", host="demo.local"))[1] for _ in range(6)}
+    assert instances == {"web-1", "web-2"}
+    r = gw.get("/status", host="demo.local")
+    assert served_by(r)[0] == "web" and r.json()["path"] == "/status"
+    # shop.yaml, row by row of the README's table (the backends behind each Service).
+    table = [("shop.demo.local", "/", "web"), ("shop.demo.local", "/cart", "orders-v2"),
+             ("shop.demo.local", "/cart/items", "orders-v1"),
+             ("shop.demo.local", "/cart/checkout/pay", "orders-v2"),
+             ("shop.demo.local", "/cartoon", "web"), ("eu.shop.demo.local", "/cart/x", "orders-v1")]
+    for host, path, service in table:
+        r = gw.get(path, host=host)
+        assert served_by(r)[0] == service and r.json()["path"] == path, (host, path, r)
+    assert gw.get("/cart", host="a.b.shop.demo.local").status == 404
+
+
+def check_ingress_class(gw):
+    assert served_by(gw.get("/", host="classless.demo.local"))[0] == "orders-v2"
+    assert served_by(gw.get("/", host="annotated.demo.local"))[0] == "orders-v2"
+    r = gw.get("/", host="other-class.demo.local")
+    assert r.status == 404 and r.json()["error"]["code"] == "route_not_found"
+
+
+def check_ingress_annotations(gw):
+    for path, upstream in (("/api/users", "/users"), ("/API/users", "/users"), ("/api", "/"),
+                           ("/api/users?page=2", "/users?page=2")):
+        r = gw.get(path, host="legacy.demo.local")
+        assert served_by(r)[0] == "orders-v1" and r.json()["path"] == upstream, (path, r)
+    r = gw.get("/admin", host="legacy.demo.local")
+    assert r.status == 403 and r.json()["error"]["code"] == "forbidden"
+    assert gw.get("/apix", host="legacy.demo.local").status == 404
+    assert status_of_upload(gw, "legacy.demo.local", "/api/upload", 9 << 20) == 413  # 8m
+
+
+def check_apiroute_routing(gw):
+    host = "api.demo.local"
+    r = gw.get("/v1/orders", host=host)
+    assert served_by(r)[0] == "orders-v1" and r.json()["path"] == "/orders"
+    assert r.header("X-Api-Version") == "1"
+    for _ in range(5):
+        r = gw.get("/v2/orders", host=host, headers={"X-Api-Version": "2"})
+        assert served_by(r)[0] == "orders-v2"
+    conn = gw.connection()
+    seen = {"orders-v1": 0, "orders-v2": 0}
+    for _ in range(200):
+        r = gw.get("/v2/orders", host=host, conn=conn)
+        seen[served_by(r)[0]] += 1
+        assert r.json()["headers"].get("x-canary") == "true"
+    conn.close()
+    assert seen["orders-v2"] > 0 and seen["orders-v1"] > 3 * seen["orders-v2"], seen
+    r = gw.get("/old/orders", host=host)
+    assert r.status == 301 and r.header("Location") == "http://api.demo.local/v1/orders"
+    r = gw.get("/orders/42?debug=1", host=host, headers={"Cookie": "session=1"})
+    assert served_by(r)[0] == "orders-v2"
+    assert r.json()["headers"].get("x-debug") == "true" and "cookie" not in r.json()["headers"]
+    assert gw.get("/orders/42", host=host).status == 404
+    r = gw.get("/ping", host=host)
+    assert r.status == 200 and r.body == b'{"pong":true}'
+    assert r.header("Content-Type") == "application/json"
+
+
+def check_apiroute_policy(gw):
+    host = "policy.demo.local"
+    body = b"\0" * 2_000_000
+    r = gw.request("/upload", method="POST", host=host, body=body)
+    assert served_by(r)[0] == "web" and r.json()["bodyLength"] == len(body)
+    assert status_of_upload(gw, host, "/notes", len(body)) == 413
+    r = gw.get("/admin", host=host)
+    assert r.status == 403 and r.json()["error"]["code"] == "forbidden"
+    assert served_by(gw.get("/anything", host=host)) == ("web", "web-2")
+
+
+def check_tls(gw):
+    r = gw.get("/x?y=1", host="web.tls.demo.local")
+    assert r.status == 308 and r.header("Location") == "https://web.tls.demo.local/x?y=1"
+    r = gw.get("/x", host="api.tls.demo.local")
+    assert r.status == 308 and r.header("Location") == "https://api.tls.demo.local/x"
+    r = gw.https_get("/", host="api.tls.demo.local")
+    assert served_by(r) == ("web", "web-1")
+    assert r.header("Strict-Transport-Security") == "max-age=31536000"
+    r = gw.https_get("/", host="web.tls.demo.local")
+    assert served_by(r)[0] == "web" and r.header("Strict-Transport-Security") is None
+
+
+CHECKS = {"ingress-basics": check_ingress_basics, "ingress-class": check_ingress_class,
+          "ingress-annotations": check_ingress_annotations,
+          "apiroute-routing": check_apiroute_routing, "apiroute-policy": check_apiroute_policy,
+          "tls": check_tls}
+
+
+def test_every_folder_has_its_requests_checked():
+    assert set(CHECKS) == set(FOLDERS)
+
+
+def test_quick_start_of_the_readme(serve):
+    gw = serve(FOLDERS)
+    # README: run it twice to see both demo backends; /config shows what is served.
+    first = served_by(gw.get("/", host="demo.local"))
+    second = served_by(gw.get("/", host="demo.local"))
+    assert {first[1], second[1]} == {"web-1", "web-2"}
+    snapshot = gw.config()["snapshot"]
+    hosts = {vh["hostname"] for vh in snapshot["virtual_hosts"]}
+    assert {"demo.local", "api.demo.local"} <= hosts, hosts
+    # What scripts/run-examples.sh prints: an APIRoute and HTTPS with the self-signed default.
+    assert served_by(gw.get("/v1/orders", host="api.demo.local"))[0] == "orders-v1"
+    r = gw.https_get("/", host="demo.local")
+    assert served_by(r)[0] == "web"
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_folder_served_with_all_the_others(serve, folder):
+    CHECKS[folder](serve(FOLDERS))
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_folder_served_alone(serve, folder):
+    gw = serve([folder])
+    CHECKS[folder](gw)
+    if folder != "ingress-basics":
+        assert gw.get("/", host="demo.local").status == 404  # nothing of the other folders
+
+
+# --------------------------------------------------------------------------------------------
+# examples/tls: the README's own commands
+
+
+def readme_blocks(path) -> list[str]:
+    return re.findall(r"^```sh\n(.*?)^```", path.read_text(), re.M | re.S)
+
+
+def test_tls_readme_commands_make_a_certificate_atrium_serves(tmp_path, backends):
+    blocks = readme_blocks(EXAMPLES / "tls" / "README.md")
+    make_cert = [b for b in blocks if "openssl req" in b]
+    make_secret = [b for b in blocks if "kind: Secret" in b]
+    assert len(make_cert) == 1 and len(make_secret) == 1, blocks
+    shutil.copytree(EXAMPLES / "tls", tmp_path / "examples" / "tls")
+    script = (make_cert[0] + make_secret[0]).replace("/tmp/", f"{tmp_path}/")
+    r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    secret = tmp_path / "examples" / "tls" / "local" / "demo-tls.yaml"
+    assert secret.is_file()
+    # The file the commands write is the one .gitignore keeps out of the repository.
+    ignored = (EXAMPLES / "tls" / ".gitignore").read_text().split()
+    assert "local/demo-tls.yaml" in ignored
+
+    r = check(tmp_path / "examples" / "tls")
+    assert r.returncode == 0 and problems(r) == [], r.stdout + r.stderr
+
+    ports = {fixed: b.port for fixed, b in backends.items()}
+    gw = Atrium(tmp_path / "gw", copy_of(["tls"], ports, root=tmp_path / "examples"))
+    try:
+        context = tls_client_context(cafile=tmp_path / "demo-tls.crt")
+        leaf = ssl.PEM_cert_to_DER_cert((tmp_path / "demo-tls.crt").read_text())
+        for host in ("web.tls.demo.local", "api.tls.demo.local"):
+            r = gw.https_get("/", host=host, context=context)  # verified against the new cert
+            assert served_by(r)[0] == "web"
+            assert r.tls["cert"] == leaf
+    finally:
+        stop_and_check(gw)
