@@ -21,7 +21,104 @@ struct PolicyFields {
   config::Timeouts timeouts;
   uint64_t max_body = config::Route{}.max_request_body_bytes;
   std::vector<std::string> ip_allow, ip_deny;
+  std::optional<config::AuthPolicy> auth;  // a rule's auth replaces the route's whole
 };
+
+// A realm goes into WWW-Authenticate inside quotes: printable, no quote or backslash.
+bool isRealm(const std::string& s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+// policy.auth → the methods a request may use. `type` or `anyOf` (a list of types) names them;
+// their settings are the sibling apiKey/basic/jwt objects. JWT is refused for now: serving the
+// route without it would let everyone in.
+std::optional<config::AuthPolicy> readAuth(FieldReader& r, const nlohmann::json& auth,
+                                           const std::string& path, const std::string& ns) {
+  const size_t errors_before = r.errorCount();
+  std::vector<std::string> types;
+  if (auto type = r.string(auth, path, "type")) types.push_back(*type);
+  if (const auto* any = r.array(auth, path, "anyOf")) {
+    for (size_t i = 0; i < any->size(); ++i) {
+      const auto& t = (*any)[i];
+      if (t.is_string()) {
+        types.push_back(t.get<std::string>());
+      } else {
+        r.error(FieldReader::index(FieldReader::join(path, "anyOf"), i),
+                "must be an authentication type (APIKey, Basic, JWT, None)");
+      }
+    }
+  }
+  if (auth.contains("type") && auth.contains("anyOf")) {
+    r.error(path, "set either type or anyOf, not both");
+  }
+  if (types.empty() && r.errorCount() == errors_before) {
+    r.error(path, "needs type or anyOf");
+  }
+  config::AuthPolicy policy;
+  policy.consumer_namespace = ns;
+  bool none = false;
+  for (const auto& t : types) {
+    if (t == "APIKey") {
+      policy.api_key = true;
+    } else if (t == "Basic") {
+      policy.basic = true;
+    } else if (t == "None") {
+      none = true;
+    } else if (t == "JWT") {
+      r.error(path, "JWT authentication is not supported by this version yet");
+    } else {
+      r.error(path, "unknown authentication type \"" + t + "\" (APIKey, Basic, JWT, None)");
+    }
+  }
+  if (const auto* k = r.object(auth, path, "apiKey")) {
+    const std::string kpath = FieldReader::join(path, "apiKey");
+    if (auto header = r.string(*k, kpath, "header")) {
+      if (!isHeaderName(*header)) {
+        r.error(FieldReader::join(kpath, "header"), "must be an HTTP header name");
+      }
+      policy.api_key_header = *header;
+    }
+    if (auto param = r.string(*k, kpath, "queryParam")) {
+      if (param->empty() || param->find_first_of("&=#?% \t\r\n") != std::string::npos) {
+        r.error(FieldReader::join(kpath, "queryParam"), "must be a plain query parameter name");
+      }
+      policy.api_key_query_param = *param;
+    }
+  }
+  if (const auto* b = r.object(auth, path, "basic")) {
+    const std::string bpath = FieldReader::join(path, "basic");
+    if (auto realm = r.string(*b, bpath, "realm")) {
+      if (!isRealm(*realm)) {
+        r.error(FieldReader::join(bpath, "realm"),
+                "must be 1-128 printable characters without quotes or backslashes");
+      }
+      policy.basic_realm = *realm;
+    }
+  }
+  if (const auto* consumers = r.array(auth, path, "allowConsumers")) {
+    for (const auto& c : *consumers) {
+      if (c.is_string()) policy.allow_consumers.push_back(c.get<std::string>());
+    }
+  }
+  if (const auto* groups = r.array(auth, path, "allowGroups")) {
+    for (const auto& g : *groups) {
+      if (g.is_string()) policy.allow_groups.push_back(g.get<std::string>());
+    }
+  }
+  policy.strip_credentials = r.boolean(auth, path, "stripCredentials").value_or(false);
+  if (r.errorCount() != errors_before) return std::nullopt;
+  if (none && !policy.api_key && !policy.basic) return std::nullopt;  // explicitly open
+  if (none) {
+    // "anyOf: [None, APIKey]" would let everyone in while looking protected.
+    r.error(path, "None cannot be combined with other authentication types");
+    return std::nullopt;
+  }
+  return policy;
+}
 
 std::optional<uint32_t> readDurationMs(FieldReader& r, const nlohmann::json& parent,
                                        const std::string& path, const char* key) {
@@ -57,7 +154,10 @@ std::vector<std::string> readCidrs(FieldReader& r, const nlohmann::json& parent,
 PolicyFields readPolicy(FieldReader& r, const nlohmann::json* policy, const std::string& path,
                         PolicyFields base) {
   if (!policy) return base;
-  for (const char* refused : {"auth", "rateLimit"}) {
+  if (const auto* auth = r.object(*policy, path, "auth")) {
+    base.auth = readAuth(r, *auth, FieldReader::join(path, "auth"), r.kubeObject().ns);
+  }
+  for (const char* refused : {"rateLimit"}) {
     if (policy->contains(refused)) {
       // Serving without them would expose the route: refuse rather than degrade silently.
       r.error(FieldReader::join(path, refused), "is not supported by this version yet");
@@ -547,6 +647,7 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     route.https_redirect = https_redirect;
     route.hsts = hsts;
     route.client_cert_required = client_cert_required;
+    route.auth = policy.auth;
     for (const auto& host : hostnames) ctx.addRoute(host, route);
   }
 }

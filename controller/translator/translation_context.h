@@ -106,5 +106,7 @@ void translateAPIRoutes(TranslationContext& ctx);
 // TLS hosts and certificates of the objects of our class (after the routes), and the default
 // certificate (--default-tls-secret).
 void translateTls(TranslationContext& ctx, config::ConfigSnapshot& snapshot);
+// The APIConsumers of the watched namespaces, with their credentials (consumer_translator.cc).
+void translateConsumers(TranslationContext& ctx, config::ConfigSnapshot& snapshot);
 
 }  // namespace atrium::controller::translator

@@ -116,6 +116,7 @@ TranslationResult translate(const ObjectStore& objects, const TranslatorOptions&
     }
   }
   translateTls(ctx, result.snapshot);
+  translateConsumers(ctx, result.snapshot);
   result.statuses = objectStatuses(ctx, result.snapshot, result.diagnostics);
   if (cache) cache->finishPass();
   return result;

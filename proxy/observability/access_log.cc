@@ -66,6 +66,7 @@ void AccessLogBuffer::append(const AccessLogEntry& e) {
                    e.upstream_status, e.upstream_ms);
   }
   str("route", e.route);
+  if (!e.consumer.empty()) str("consumer", e.consumer);
   b += "}\n";
   if (b.size() >= 32 * 1024) flush();
 }

@@ -23,6 +23,7 @@ struct AccessLogEntry {
   int upstream_status = 0;
   double upstream_ms = 0;
   std::string_view route;  // "none" when unmatched
+  std::string_view consumer;  // the authenticated APIConsumer, or ""
 };
 
 // The destination: stdout, a file (opened O_APPEND), or off.

@@ -90,13 +90,39 @@ void RouteMetrics::recordUpstreamError(UpstreamErrorReason reason) {
   shard().upstream[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
 }
 
+void RouteMetrics::recordAuthFailure(AuthFailureReason reason) {
+  shard().auth[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+}
+
+const char* toString(AuthFailureReason reason) {
+  switch (reason) {
+    case AuthFailureReason::kMissing: return "missing";
+    case AuthFailureReason::kInvalid: return "invalid";
+    case AuthFailureReason::kForbidden: return "forbidden";
+    case AuthFailureReason::kCount: break;
+  }
+  return "other";
+}
+
+void Metrics::countConsumerRequest(std::string_view consumer, std::string_view route, int status) {
+  ConsumerShard& shard = consumer_shards_[t_shard % shards_];
+  std::string key;
+  key.reserve(consumer.size() + route.size() + 6);
+  key.append(consumer).push_back('\0');
+  key.append(route).push_back('\0');
+  key += std::to_string(status);
+  std::lock_guard lock(shard.mu);
+  ++shard.counts[key];
+}
+
 void RouteMetrics::render(const std::string& route, std::string& requests, std::string& durations,
-                          std::string& upstream_errors) const {
+                          std::string& upstream_errors, std::string& auth_failures) const {
   const std::string r = label(route);
   std::map<uint32_t, uint64_t> by_key;
   uint64_t overflow = 0, sum_us = 0, count = 0;
   std::array<uint64_t, kBuckets.size() + 1> buckets{};
   std::array<uint64_t, static_cast<size_t>(UpstreamErrorReason::kCount)> upstream{};
+  std::array<uint64_t, static_cast<size_t>(AuthFailureReason::kCount)> auth{};
   for (size_t s = 0; s < shard_count_; ++s) {
     const Shard& sh = shards_[s];
     for (const auto& slot : sh.slots) {
@@ -108,6 +134,7 @@ void RouteMetrics::render(const std::string& route, std::string& requests, std::
     sum_us += sh.duration_sum_us.load(std::memory_order_relaxed);
     count += sh.duration_count.load(std::memory_order_relaxed);
     for (size_t i = 0; i < upstream.size(); ++i) upstream[i] += sh.upstream[i].load(std::memory_order_relaxed);
+    for (size_t i = 0; i < auth.size(); ++i) auth[i] += sh.auth[i].load(std::memory_order_relaxed);
   }
   for (const auto& [key, n] : by_key) {
     requests += fmt::format("atrium_requests_total{{route=\"{}\",method=\"{}\",code=\"{}\"}} {}\n", r,
@@ -132,6 +159,12 @@ void RouteMetrics::render(const std::string& route, std::string& requests, std::
                                      r, toString(static_cast<UpstreamErrorReason>(i)), upstream[i]);
     }
   }
+  for (size_t i = 0; i < auth.size(); ++i) {
+    if (auth[i]) {
+      auth_failures += fmt::format("atrium_auth_failures_total{{route=\"{}\",reason=\"{}\"}} {}\n",
+                                   r, toString(static_cast<AuthFailureReason>(i)), auth[i]);
+    }
+  }
 }
 
 std::shared_ptr<RouteMetrics> Metrics::route(const std::string& name) {
@@ -147,12 +180,27 @@ void Metrics::setExtraRenderer(std::function<std::string()> renderer) {
 }
 
 std::string Metrics::renderPrometheus() const {
-  std::string requests, durations, upstream_errors;
+  std::string requests, durations, upstream_errors, auth_failures;
   std::function<std::string()> extra;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [name, m] : routes_) m->render(name, requests, durations, upstream_errors);
+    for (const auto& [name, m] : routes_) {
+      m->render(name, requests, durations, upstream_errors, auth_failures);
+    }
     extra = extra_;
+  }
+  std::map<std::string, uint64_t> consumer_counts;
+  for (size_t s = 0; s < shards_; ++s) {
+    std::lock_guard lock(consumer_shards_[s].mu);
+    for (const auto& [key, n] : consumer_shards_[s].counts) consumer_counts[key] += n;
+  }
+  std::string consumers;
+  for (const auto& [key, n] : consumer_counts) {
+    const auto a = key.find('\0');
+    const auto b = key.find('\0', a + 1);
+    consumers += fmt::format(
+        "atrium_consumer_requests_total{{consumer=\"{}\",route=\"{}\",code=\"{}\"}} {}\n",
+        label(key.substr(0, a)), label(key.substr(a + 1, b - a - 1)), key.substr(b + 1), n);
   }
   std::string out;
   out += "# HELP atrium_requests_total Requests answered, by route, method and status code.\n";
@@ -161,6 +209,10 @@ std::string Metrics::renderPrometheus() const {
   out += "# TYPE atrium_request_duration_seconds histogram\n" + durations;
   out += "# HELP atrium_upstream_errors_total Failed upstream attempts, by route and reason.\n";
   out += "# TYPE atrium_upstream_errors_total counter\n" + upstream_errors;
+  out += "# HELP atrium_auth_failures_total Requests refused by authentication, by route and reason.\n";
+  out += "# TYPE atrium_auth_failures_total counter\n" + auth_failures;
+  out += "# HELP atrium_consumer_requests_total Authenticated requests by consumer, route and code.\n";
+  out += "# TYPE atrium_consumer_requests_total counter\n" + consumers;
   out += "# HELP atrium_active_connections Open client connections.\n";
   out += "# TYPE atrium_active_connections gauge\n";
   out += fmt::format("atrium_active_connections {}\n", active_connections.load());

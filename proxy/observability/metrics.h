@@ -18,6 +18,11 @@ namespace atrium::proxy::observability {
 enum class UpstreamErrorReason : uint8_t { kConnectFailure, kTimeout, kReset, kProtocol, kCount };
 const char* toString(UpstreamErrorReason reason);
 
+// Why a request was refused by authentication: no credentials, wrong ones, or a consumer the
+// route does not allow.
+enum class AuthFailureReason : uint8_t { kMissing, kInvalid, kForbidden, kCount };
+const char* toString(AuthFailureReason reason);
+
 class RouteMetrics {
  public:
   static constexpr std::array<double, 12> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -31,10 +36,11 @@ class RouteMetrics {
   // Called on any worker.
   void recordRequest(std::string_view method, int status, double seconds);
   void recordUpstreamError(UpstreamErrorReason reason);
+  void recordAuthFailure(AuthFailureReason reason);
 
   // Appends this route's series, summed over the shards, to `out` (Prometheus text format).
   void render(const std::string& route, std::string& requests, std::string& durations,
-              std::string& upstream_errors) const;
+              std::string& upstream_errors, std::string& auth_failures) const;
 
  private:
   // (method, status) → count in a small open-addressed table; keys are claimed with a CAS so
@@ -51,6 +57,7 @@ class RouteMetrics {
     std::atomic<uint64_t> duration_sum_us{0};
     std::atomic<uint64_t> duration_count{0};
     std::array<std::atomic<uint64_t>, static_cast<size_t>(UpstreamErrorReason::kCount)> upstream{};
+    std::array<std::atomic<uint64_t>, static_cast<size_t>(AuthFailureReason::kCount)> auth{};
   };
   Shard& shard();
 
@@ -61,11 +68,17 @@ class RouteMetrics {
 class Metrics {
  public:
   // `shards`: the number of worker threads that record (one shard each).
-  explicit Metrics(size_t shards = 1) : shards_(shards == 0 ? 1 : shards) {}
+  explicit Metrics(size_t shards = 1)
+      : shards_(shards == 0 ? 1 : shards),
+        consumer_shards_(std::make_unique<ConsumerShard[]>(shards_)) {}
 
   // The per-route counters for `route` ("ns/name[/rule]" or "none"), created on first use and
   // kept across snapshots so counts survive configuration changes.
   std::shared_ptr<RouteMetrics> route(const std::string& name);
+  // atrium_consumer_requests_total{consumer,route,code}: called on any worker, after an
+  // authenticated request ends. Each worker counts into its own shard (an uncontended lock;
+  // the scrape takes them one by one).
+  void countConsumerRequest(std::string_view consumer, std::string_view route, int status);
 
   std::atomic<int64_t> active_connections{0};
   std::atomic<uint64_t> config_generation{0};
@@ -88,6 +101,11 @@ class Metrics {
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<RouteMetrics>> routes_;
   std::function<std::string()> extra_;
+  struct alignas(64) ConsumerShard {
+    std::mutex mu;
+    std::map<std::string, uint64_t> counts;  // "consumer\0route\0code"
+  };
+  std::unique_ptr<ConsumerShard[]> consumer_shards_;
 };
 
 }  // namespace atrium::proxy::observability

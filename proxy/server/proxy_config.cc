@@ -32,6 +32,7 @@ std::shared_ptr<const ProxyConfig> ProxyConfig::build(
     }
   }
   if (tls) cfg->tls_hosts_ = tls->build(*cfg->snapshot_, errors);
+  cfg->consumers_ = filters::ConsumerIndex(cfg->snapshot_->consumers);
   cfg->table_ = router::RouteTable::build(*cfg->snapshot_, errors);
   for (const config::Route* route : cfg->table_->routes()) {
     RouteRuntime rt;

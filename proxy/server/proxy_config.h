@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/filters/authenticator.h"
 #include "proxy/filters/ip_filter.h"
 #include "proxy/observability/metrics.h"
 #include "proxy/router/route_table.h"
@@ -51,6 +52,7 @@ class ProxyConfig {
   uint64_t generation() const { return generation_; }
   // Null without a TLS server (tests).
   const tls::HostTable* tlsHosts() const { return tls_hosts_.get(); }
+  const filters::ConsumerIndex& consumers() const { return consumers_; }
   const std::shared_ptr<observability::RouteMetrics>& unmatchedMetrics() const { return unmatched_; }
 
  private:
@@ -60,6 +62,7 @@ class ProxyConfig {
   std::vector<RouteRuntime> routes_;
   std::shared_ptr<observability::RouteMetrics> unmatched_;
   std::shared_ptr<const tls::HostTable> tls_hosts_;
+  filters::ConsumerIndex consumers_;
   uint64_t generation_ = 0;
 };
 

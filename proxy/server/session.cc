@@ -90,6 +90,7 @@ struct Session::Exchange {
   double upstream_ms = 0;
   bool head = false;
   unsigned client_version = 11;  // as the client sent it (the request is rewritten to 1.1)
+  const config::Consumer* consumer = nullptr;  // the authenticated consumer, if any
 };
 
 Session::Session(Worker& worker, Socket socket, bool tls)
@@ -341,7 +342,11 @@ void Session::finish(Exchange& x) {
     e.upstream_status = x.upstream_status;
     e.upstream_ms = x.upstream_ms;
     e.route = x.route ? std::string_view(x.route->route->name) : std::string_view("none");
+    if (x.consumer) e.consumer = x.consumer->name;
     log.append(e);
+  }
+  if (x.consumer && x.route) {
+    worker_.metrics().countConsumerRequest(x.consumer->name, x.route->route->name, x.status);
   }
 }
 Task<bool> Session::handleRequest() {
@@ -430,6 +435,49 @@ Task<bool> Session::handleRequest() {
                                    can_keep_without_body);
     finish(x);
     co_return kept;
+  }
+  if (spec.auth && !spec.auth->api_key_query_param.empty() && !target_.query.empty()) {
+    // The access log never shows an API key sent in the query.
+    x.original_path = target_.path;
+    const std::string query =
+        filters::withoutQueryParam(target_.query, spec.auth->api_key_query_param);
+    if (!query.empty()) x.original_path += "?" + query;
+  }
+  if (spec.auth) {
+    const auto result = filters::authenticate(
+        *spec.auth, x.config->consumers(),
+        [&req](std::string_view name) -> std::optional<std::string_view> {
+          auto it = req.find(name);
+          if (it == req.end()) return std::nullopt;
+          return std::string_view(it->value().data(), it->value().size());
+        },
+        target_.query, worker_.passwords());
+    if (result.outcome != filters::AuthOutcome::kOk) {
+      bool kept = false;
+      if (result.outcome == filters::AuthOutcome::kForbidden) {
+        route.metrics->recordAuthFailure(observability::AuthFailureReason::kForbidden);
+        kept = co_await sendError(x, 403, "forbidden", "this consumer may not use this route",
+                                  can_keep_without_body);
+      } else {
+        route.metrics->recordAuthFailure(result.outcome == filters::AuthOutcome::kMissing
+                                             ? observability::AuthFailureReason::kMissing
+                                             : observability::AuthFailureReason::kInvalid);
+        // One WWW-Authenticate line per method (the values come from validated configuration).
+        std::string value;
+        for (const auto& challenge : filters::challenges(*spec.auth)) {
+          if (!value.empty()) value += "\r\nWWW-Authenticate: ";
+          value += challenge;
+        }
+        if (!can_keep_without_body) linger_ = true;
+        const std::string body = http::errorBody(401, "unauthorized",
+                                                 "missing or invalid credentials", x.request_id);
+        kept = co_await sendLocal(x, 401, "application/json", body, can_keep_without_body,
+                                  "WWW-Authenticate", value);
+      }
+      finish(x);
+      co_return kept;
+    }
+    x.consumer = result.consumer;
   }
   if (parser_->content_length() && *parser_->content_length() > spec.max_request_body_bytes) {
     co_await sendError(x, 413, "payload_too_large", "request body exceeds the limit", false);
@@ -532,7 +580,14 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
 
   // --- Rewrite the request into what the upstream gets; its head is written once, here.
   std::string target = http::rewritePath(spec, route.rewrite_regex.get(), *x.match, target_.path);
-  if (!target_.query.empty()) {
+  if (spec.auth && !spec.auth->api_key_query_param.empty()) {
+    // The API key never travels upstream in the query.
+    const std::string query = filters::withoutQueryParam(target_.query, spec.auth->api_key_query_param);
+    if (!query.empty()) {
+      target.push_back('?');
+      target.append(query);
+    }
+  } else if (!target_.query.empty()) {
     target.push_back('?');
     target.append(target_.query);
   }
@@ -543,6 +598,22 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
   // Only the handshake may assert a client certificate identity.
   fields.erase("X-Client-Cert-Subject");
   if (!client_subject_.empty()) fields.set("X-Client-Cert-Subject", client_subject_);
+  if (x.consumer) {
+    // prepareUpstreamRequest removed every client-sent X-Consumer-*: only these remain.
+    fields.set("X-Consumer-Name", x.consumer->name);
+    if (!x.consumer->groups.empty()) {
+      std::string groups;
+      for (const auto& g : x.consumer->groups) {
+        if (!groups.empty()) groups.push_back(',');
+        groups += g;
+      }
+      fields.set("X-Consumer-Groups", groups);
+    }
+    if (spec.auth->strip_credentials) {
+      if (spec.auth->api_key) fields.erase(spec.auth->api_key_header);
+      fields.erase(bhttp::field::authorization);
+    }
+  }
   if (!spec.rewrite.hostname.empty()) req.set(bhttp::field::host, spec.rewrite.hostname);
   http::applyHeaderModifier(fields, spec.request_headers);
   // "Expect: 100-continue" is answered here (as nginx does), so the upstream never waits on it.

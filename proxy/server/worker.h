@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "proxy/io_types.h"
+#include "proxy/filters/authenticator.h"
 #include "proxy/observability/access_log.h"
 #include "proxy/proxy_engine.h"
 #include "proxy/server/request_scratch.h"
@@ -50,6 +51,7 @@ class Worker {
   // Worker thread only.
   const std::shared_ptr<const ProxyConfig>& config() const { return config_; }
   upstream::ConnectionPool& pool() { return pool_; }
+  filters::PasswordVerifier& passwords() { return passwords_; }
   observability::AccessLogBuffer& accessLog() { return access_log_; }
   observability::Metrics& metrics() { return metrics_; }
   const ProxyOptions& options() const { return options_; }
@@ -82,6 +84,7 @@ class Worker {
   uint16_t tls_port_ = 0;
   std::shared_ptr<const ProxyConfig> config_;
   upstream::ConnectionPool pool_;
+  filters::PasswordVerifier passwords_;
   observability::AccessLogBuffer access_log_;
   // All socket I/O of a worker happens on its own thread, so the reactor's per-descriptor
   // locking is switched off; the scheduler keeps its lock for posts from other threads

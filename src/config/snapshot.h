@@ -95,6 +95,34 @@ struct Timeouts {
   bool operator==(const Timeouts&) const = default;
 };
 
+// policy.auth of an APIRoute (SPEC §3.2): the methods a request may authenticate with (any one
+// suffices) against the consumers of `consumer_namespace`.
+struct AuthPolicy {
+  bool api_key = false;
+  std::string api_key_header = "X-API-Key";
+  std::string api_key_query_param;  // empty: the header only
+  bool basic = false;
+  std::string basic_realm = "atrium";
+  std::string consumer_namespace;
+  std::vector<std::string> allow_consumers;  // both empty: every consumer
+  std::vector<std::string> allow_groups;
+  bool strip_credentials = false;
+  bool operator==(const AuthPolicy&) const = default;
+};
+
+// An APIConsumer with its credentials as the proxy checks them. API keys are kept only as
+// SHA-256 digests; a Basic password as its bcrypt hash or the SHA-256 digest of the plain one.
+// None of it is written by toJson.
+struct Consumer {
+  std::string ns;
+  std::string name;
+  std::vector<std::string> groups;
+  std::vector<std::string> api_key_sha256;  // hex
+  std::string basic_username;
+  std::string basic_password;  // "$2b$..." (bcrypt) or "sha256:<hex>"
+  bool operator==(const Consumer&) const = default;
+};
+
 struct Route {
   std::string name;    // metrics/log label: namespace/name[/rule]
   std::string source;  // the object it came from: "Ingress shop/web" / "APIRoute shop/orders"
@@ -124,6 +152,7 @@ struct Route {
   // Only requests over a TLS connection that presented a verified client certificate are
   // served (APIRoute tls.clientValidation without optional); others get 403.
   bool client_cert_required = false;
+  std::optional<AuthPolicy> auth;  // none: no authentication
   bool operator==(const Route&) const = default;
 };
 
@@ -189,6 +218,7 @@ struct ConfigSnapshot {
   // Secrets referenced for TLS that could not be used (reported by the translator, exported
   // as atrium_tls_invalid_secrets).
   uint32_t invalid_tls_secrets = 0;
+  std::vector<Consumer> consumers;  // sorted by namespace, name
   bool operator==(const ConfigSnapshot&) const = default;
 };
 

@@ -93,6 +93,19 @@ nlohmann::json routeToJson(const Route& r) {
   if (r.https_redirect) j["https_redirect"] = true;
   if (!r.hsts.empty()) j["hsts"] = r.hsts;
   if (r.client_cert_required) j["client_cert_required"] = true;
+  if (r.auth) {
+    const auto& a = *r.auth;
+    nlohmann::json auth = {{"consumer_namespace", a.consumer_namespace}};
+    if (a.api_key) {
+      auth["api_key"] = {{"header", a.api_key_header}};
+      if (!a.api_key_query_param.empty()) auth["api_key"]["query_param"] = a.api_key_query_param;
+    }
+    if (a.basic) auth["basic"] = {{"realm", a.basic_realm}};
+    if (!a.allow_consumers.empty()) auth["allow_consumers"] = a.allow_consumers;
+    if (!a.allow_groups.empty()) auth["allow_groups"] = a.allow_groups;
+    if (a.strip_credentials) auth["strip_credentials"] = true;
+    j["auth"] = std::move(auth);
+  }
   return j;
 }
 
@@ -122,6 +135,24 @@ Route routeFromJson(const nlohmann::json& j) {
   r.https_redirect = j.value("https_redirect", false);
   r.hsts = j.value("hsts", std::string());
   r.client_cert_required = j.value("client_cert_required", false);
+  if (j.contains("auth")) {
+    const auto& a = j["auth"];
+    AuthPolicy auth;
+    auth.consumer_namespace = a.value("consumer_namespace", std::string());
+    if (a.contains("api_key")) {
+      auth.api_key = true;
+      auth.api_key_header = a["api_key"].value("header", auth.api_key_header);
+      auth.api_key_query_param = a["api_key"].value("query_param", std::string());
+    }
+    if (a.contains("basic")) {
+      auth.basic = true;
+      auth.basic_realm = a["basic"].value("realm", auth.basic_realm);
+    }
+    auth.allow_consumers = a.value("allow_consumers", std::vector<std::string>{});
+    auth.allow_groups = a.value("allow_groups", std::vector<std::string>{});
+    auth.strip_credentials = a.value("strip_credentials", false);
+    r.auth = std::move(auth);
+  }
   return r;
 }
 
@@ -160,6 +191,17 @@ nlohmann::json toJson(const ConfigSnapshot& snapshot) {
     doc["default_certificate"] = snapshot.default_certificate;
   }
   if (snapshot.invalid_tls_secrets) doc["invalid_tls_secrets"] = snapshot.invalid_tls_secrets;
+  // Consumers without their credentials: how many of each kind, never the digests.
+  if (!snapshot.consumers.empty()) {
+    auto& consumers = doc["consumers"] = nlohmann::json::array();
+    for (const auto& c : snapshot.consumers) {
+      consumers.push_back({{"namespace", c.ns},
+                           {"name", c.name},
+                           {"groups", c.groups},
+                           {"api_keys", c.api_key_sha256.size()},
+                           {"basic_auth", !c.basic_username.empty()}});
+    }
+  }
   return doc;
 }
 
@@ -189,6 +231,11 @@ ConfigSnapshot snapshotFromJson(const nlohmann::json& doc) {
   }
   snapshot.default_certificate = doc.value("default_certificate", std::string());
   snapshot.invalid_tls_secrets = doc.value("invalid_tls_secrets", 0u);
+  for (const auto& c : doc.value("consumers", nlohmann::json::array())) {
+    snapshot.consumers.push_back({c.value("namespace", std::string()),
+                                  c.value("name", std::string()),
+                                  c.value("groups", std::vector<std::string>{}), {}, "", ""});
+  }
   return snapshot;
 }
 
