@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import ssl
@@ -24,7 +25,7 @@ import pytest
 import yaml
 
 from conftest import (ATRIUM_BIN, REPO_ROOT, Atrium, EchoBackend, RawClient, parse_response,
-                      tls_client_context, stop_and_check)
+                      stop_and_check, tls_client_context, wait_until)
 
 EXAMPLES = REPO_ROOT / "examples"
 FOLDERS = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -55,7 +56,7 @@ def docs_of(path):
 
 def test_there_is_a_folder_per_feature():
     assert set(FOLDERS) >= {"ingress-basics", "ingress-class", "ingress-annotations",
-                            "apiroute-routing", "apiroute-policy", "tls"}
+                            "apiroute-routing", "apiroute-policy", "apiroute-auth", "tls"}
     assert not [p.name for p in EXAMPLES.iterdir() if p.is_file() and p.suffix != ".md"], \
         "manifests belong in a feature folder"
 
@@ -251,6 +252,33 @@ def check_apiroute_policy(gw):
     assert served_by(gw.get("/anything", host=host)) == ("web", "web-2")
 
 
+def check_apiroute_auth(gw):
+    host = "auth.demo.local"
+    r = gw.get("/items", host=host)
+    assert r.status == 401 and r.json()["error"]["code"] == "unauthorized"
+    assert r.headers.get_all("WWW-Authenticate") == ['Basic realm="catalog"',
+                                                     'APIKey header="X-API-Key"']
+    assert gw.get("/items", host=host, headers={"X-API-Key": "wrong"}).status == 401
+    r = gw.get("/items", host=host, headers={"X-API-Key": "demo-acme-key"})
+    assert served_by(r)[0] == "orders-v1"
+    upstream = r.json()["headers"]
+    assert upstream["x-consumer-name"] == "acme" and upstream["x-consumer-groups"] == "customers"
+    assert "x-api-key" not in upstream
+    r = gw.get("/items?api_key=demo-acme-key&page=2", host=host)
+    assert served_by(r)[0] == "orders-v1" and r.json()["path"] == "/items?page=2"
+    logged = wait_until(lambda: [e for e in gw.access_log() if e["requestId"]
+                                 == r.header("X-Request-Id")], 5, message="the access log line")
+    assert logged[0]["path"] == "/items?page=2" and logged[0]["consumer"] == "acme"
+    basic = {"Authorization": "Basic " + base64.b64encode(b"ops:demo-password").decode()}
+    r = gw.get("/admin/users", host=host, headers=basic)
+    assert served_by(r)[0] == "orders-v1" and r.json()["headers"]["x-consumer-name"] == "ops"
+    assert "authorization" not in r.json()["headers"]
+    r = gw.get("/admin/users", host=host, headers={"X-API-Key": "demo-acme-key"})
+    assert r.status == 403 and r.json()["error"]["code"] == "forbidden"
+    r = gw.get("/health", host=host)
+    assert r.status == 200 and r.json() == {"ok": True}
+
+
 def check_tls(gw):
     r = gw.get("/x?y=1", host="web.tls.demo.local")
     assert r.status == 308 and r.header("Location") == "https://web.tls.demo.local/x?y=1"
@@ -266,7 +294,7 @@ def check_tls(gw):
 CHECKS = {"ingress-basics": check_ingress_basics, "ingress-class": check_ingress_class,
           "ingress-annotations": check_ingress_annotations,
           "apiroute-routing": check_apiroute_routing, "apiroute-policy": check_apiroute_policy,
-          "tls": check_tls}
+          "apiroute-auth": check_apiroute_auth, "tls": check_tls}
 
 
 def test_every_folder_has_its_requests_checked():

@@ -10,6 +10,8 @@
   says), the objects are served by `atrium --kubeconfig`, and status is written:
   `kubectl get apiroutes` shows Accepted and Programmed, and the Ingresses of our class
   get the published address.
+- The whole-object examples of docs/reference/ (scripts/gen-crd-reference.py FULL_EXAMPLES)
+  are accepted too, CEL rules included.
 
 Run by hand:
     eval "$(bash scripts/k8s-test-env.sh)"
@@ -19,6 +21,7 @@ Run by hand:
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -155,3 +158,20 @@ def test_applied_examples_are_served_with_status(cluster, namespace, gateways, t
             "api.demo.local", "policy.demo.local", "web.tls.demo.local",
             "api.tls.demo.local"} <= hosts, hosts
     assert "other-class.demo.local" not in hosts
+
+
+def test_reference_examples_are_accepted(crds):
+    spec = importlib.util.spec_from_file_location("gen_crd_reference",
+                                                  REPO / "scripts" / "gen-crd-reference.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    docs = []
+    for kind, text in gen.FULL_EXAMPLES.items():
+        doc = yaml.safe_load(text)
+        assert doc["kind"] == kind
+        doc["metadata"]["namespace"] = "default"  # the examples' own namespace may not exist
+        docs.append(doc)
+    res = crds.kubectl("apply", "--dry-run=server", "-f", "-", input=h.to_yaml(docs),
+                       check=False)
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert not res.stderr.strip(), res.stderr
