@@ -125,7 +125,10 @@ AS_BUILT = {
             "`None` alone turns authentication off, e.g. for one rule under a route-wide "
             "`auth`; `None` together with another type is refused. `JWT` is refused: see "
             "`jwt`"),
-        "spec.policy.auth.anyOf": "The same values and rules as `type`",
+        "spec.policy.auth.anyOf": (
+            "As built, `None` together with another type is refused, because it would let "
+            "everyone in while the route looks protected; so authentication cannot be made "
+            "optional this way. `JWT` is refused: see `jwt`"),
         "spec.policy.auth.apiKey.header": "When the header is sent, the query is not looked at",
         "spec.policy.auth.apiKey.queryParam": (
             "The parameter is removed from the query sent upstream and from the access log, "
@@ -188,7 +191,7 @@ EXAMPLES = {
         "spec.tls.clientValidation.caSecretRef.key": "ca.crt",
         "spec.tls.clientValidation.optional": False,
         "spec.policy.auth.type": "APIKey",
-        "spec.policy.auth.anyOf": ["JWT", "APIKey"],
+        "spec.policy.auth.anyOf": ["APIKey", "Basic"],
         "spec.policy.auth.apiKey.header": "X-API-Key",
         "spec.policy.auth.apiKey.queryParam": "api_key",
         "spec.policy.auth.jwt.issuer": "https://auth.example.com/",
