@@ -12,7 +12,7 @@ build_packages=(
 )
 # Tools the tests and the demo use: curl for the README's example, python3 + pytest for the
 # end-to-end tests that drive the real binary.
-test_packages=(curl python3 python3-pytest python3-yaml)
+test_packages=(curl python3 python3-pytest python3-yaml python3-cryptography)
 # Only for bench/: the proxies Atrium is measured against, and the load generator.
 bench_packages=(wrk nginx-light haproxy)
 
