@@ -9,6 +9,7 @@
 #include "proxy/observability/metrics.h"
 #include "proxy/server/proxy_config.h"
 #include "proxy/server/worker.h"
+#include "proxy/filters/jwks_fetcher.h"
 #include "proxy/tls/tls_server.h"
 
 namespace atrium::proxy {
@@ -16,6 +17,7 @@ namespace atrium::proxy {
 ProxyEngine::ProxyEngine(ProxyOptions options)
     : options_(std::move(options)),
       metrics_(std::make_unique<observability::Metrics>(std::max(1u, options_.threads))),
+      jwks_(std::make_unique<filters::JwksFetcher>()),
       tls_(std::make_unique<tls::TlsServer>()) {}
 
 ProxyEngine::~ProxyEngine() {
@@ -66,7 +68,8 @@ bool ProxyEngine::publish(std::shared_ptr<const config::ConfigSnapshot> snapshot
   std::shared_ptr<const server::ProxyConfig> compiled;
   try {
     compiled =
-        server::ProxyConfig::build(std::move(snapshot), generation, *metrics_, tls_.get(), &errors);
+        server::ProxyConfig::build(std::move(snapshot), generation, *metrics_, tls_.get(),
+                                   jwks_.get(), &errors);
   } catch (const std::exception& e) {
     errors.push_back(e.what());
   }

@@ -23,6 +23,9 @@ class Worker;
 namespace tls {
 class TlsServer;
 }
+namespace filters {
+class JwksFetcher;
+}
 
 struct ProxyOptions {
   std::string bind = "0.0.0.0";
@@ -65,10 +68,13 @@ class ProxyEngine {
  private:
   ProxyOptions options_;
   std::unique_ptr<observability::Metrics> metrics_;
+  // Declared before workers_ and current_, so destroyed after them: routes hold its sources.
+  std::unique_ptr<filters::JwksFetcher> jwks_;
   std::vector<std::unique_ptr<server::Worker>> workers_;
   uint16_t http_port_ = 0;
   uint16_t https_port_ = 0;
   std::unique_ptr<tls::TlsServer> tls_;
+
   mutable std::mutex mutex_;  // guards current_ and generation_ (control thread + admin)
   std::shared_ptr<const server::ProxyConfig> current_;
   uint64_t generation_ = 0;

@@ -45,16 +45,11 @@ REFUSED = ("refused. In `spec.policy` the whole APIRoute is not served; in a rul
            "say why (serving the route without it would be less safe than not serving it)")
 IGNORED = ("accepted and ignored, with a warning from `atrium check` and in the log (the "
            "route's status does not mention it)")
-JWT_REFUSED = ("JWT authentication is refused: an `auth` whose `type` or `anyOf` names `JWT` "
-               "is an error, and the route (or, in a rule's `policy`, the rule) is not served. "
-               "The `jwt` settings are not read, and nothing reports them while no JWT type "
-               "asks for them")
 CONSUMER_IGNORED = "accepted and ignored, with a warning from `atrium check` and in the log"
 POLICY_PATHS = ("spec.policy", "spec.rules[].policy")
 
 NOT_IMPLEMENTED = {
     "APIRoute": {
-        **{f"{p}.auth.jwt": JWT_REFUSED for p in POLICY_PATHS},
         **{f"{p}.rateLimit": REFUSED for p in POLICY_PATHS},
         **{f"{p}.{f}": IGNORED for p in POLICY_PATHS
            for f in ("cache", "retries", "circuitBreaker", "healthCheck", "loadBalancer",
@@ -63,7 +58,6 @@ NOT_IMPLEMENTED = {
                                    "`atrium check`, in the log and in the `Accepted` condition"),
     },
     "APIConsumer": {
-        "spec.credentials.jwt": CONSUMER_IGNORED + " (JWT authentication is not implemented)",
         "spec.plan": CONSUMER_IGNORED + " (rate limits, quotas and usage reports are not "
                                         "implemented)",
         "status": "Atrium does not write it yet",

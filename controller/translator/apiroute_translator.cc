@@ -8,6 +8,7 @@
 #include "controller/translator/field_reader.h"
 #include "controller/translator/translation_context.h"
 #include "controller/translator/validation.h"
+#include "src/common/base64.h"
 #include "src/common/units.h"
 
 namespace atrium::controller::translator {
@@ -36,8 +37,106 @@ bool isRealm(const std::string& s) {
 // policy.auth → the methods a request may use. `type` or `anyOf` (a list of types) names them;
 // their settings are the sibling apiKey/basic/jwt objects. JWT is refused for now: serving the
 // route without it would let everyone in.
-std::optional<config::AuthPolicy> readAuth(FieldReader& r, const nlohmann::json& auth,
-                                           const std::string& path, const std::string& ns) {
+std::optional<uint32_t> readDurationMs(FieldReader& r, const nlohmann::json& parent,
+                                       const std::string& path, const char* key);
+
+// data[key] of a Secret of the route's namespace, for JWT key material; reported when unusable.
+// The object is then not cached (translation_cache.h): a replay could not see the Secret change.
+std::optional<std::string> jwtSecretValue(TranslationContext& ctx, FieldReader& r,
+                                          const nlohmann::json& jwt, const std::string& jpath,
+                                          const char* field, const std::string& ns) {
+  const auto* ref = r.object(jwt, jpath, field);
+  if (!ref) return std::nullopt;
+  if (ctx.recording) ctx.recording->uncacheable = true;
+  const std::string rpath = FieldReader::join(jpath, field);
+  auto name = r.string(*ref, rpath, "name");
+  auto key = r.string(*ref, rpath, "key");
+  if (!name || !key) {
+    r.error(rpath, "needs name and key");
+    return std::nullopt;
+  }
+  const KubeObject* secret = ctx.objects.find("Secret", ns, *name);
+  const auto& value = secret ? jsonAt(jsonAt(secret->body, "data"), key->c_str()) : jsonAt({}, "");
+  if (!value.is_string()) {
+    r.error(rpath, secret ? "Secret " + ns + "/" + *name + " has no data key \"" + *key + "\""
+                          : "Secret " + ns + "/" + *name + " not found");
+    return std::nullopt;
+  }
+  try {
+    return common::decodeBase64(value.get<std::string>());
+  } catch (const std::exception&) {
+    r.error(rpath, "Secret " + ns + "/" + *name + " data key \"" + *key + "\" is not base64");
+    return std::nullopt;
+  }
+}
+
+// policy.auth.jwt → verification settings. Without any key source the route could never
+// authenticate anyone, which is reported.
+void readJwt(TranslationContext& ctx, FieldReader& r, const nlohmann::json& auth,
+             const std::string& path, const std::string& ns, config::AuthPolicy& policy) {
+  static const std::set<std::string> kAlgorithms = {"HS256", "HS384", "HS512", "RS256", "RS384",
+                                                    "RS512", "PS256", "ES256", "ES384"};
+  const auto* jwt = r.object(auth, path, "jwt");
+  const std::string jpath = FieldReader::join(path, "jwt");
+  if (!jwt) {
+    r.error(jpath, "is required for JWT authentication");
+    return;
+  }
+  auto& s = policy.jwt_settings;
+  s.issuer = r.string(*jwt, jpath, "issuer").value_or("");
+  if (const auto* audiences = r.array(*jwt, jpath, "audiences")) {
+    for (const auto& a : *audiences) {
+      if (a.is_string()) s.audiences.push_back(a.get<std::string>());
+    }
+  }
+  s.jwks_uri = r.string(*jwt, jpath, "jwksURI").value_or("");
+  if (!s.jwks_uri.empty() && s.jwks_uri.rfind("http://", 0) != 0 &&
+      s.jwks_uri.rfind("https://", 0) != 0) {
+    r.error(FieldReader::join(jpath, "jwksURI"), "must be an http:// or https:// URL");
+  }
+  if (auto jwks = jwtSecretValue(ctx, r, *jwt, jpath, "jwksSecretRef", ns)) s.jwks_json = *jwks;
+  if (auto hmac = jwtSecretValue(ctx, r, *jwt, jpath, "hmacSecretRef", ns)) s.hmac_secret = *hmac;
+  if (const auto* algorithms = r.array(*jwt, jpath, "algorithms")) {
+    for (size_t i = 0; i < algorithms->size(); ++i) {
+      const auto& a = (*algorithms)[i];
+      if (!a.is_string() || !kAlgorithms.count(a.get<std::string>())) {
+        r.error(FieldReader::index(FieldReader::join(jpath, "algorithms"), i),
+                "must be one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, ES256, ES384");
+        continue;
+      }
+      s.algorithms.push_back(a.get<std::string>());
+    }
+  }
+  if (auto skew = r.string(*jwt, jpath, "clockSkew")) {
+    auto d = common::parseDuration(*skew);  // 0s is allowed: no tolerance at all
+    if (!d || d->count() < 0 || *d > std::chrono::hours(24)) {
+      r.error(FieldReader::join(jpath, "clockSkew"), "must be a duration up to 24h (e.g. 30s)");
+    } else {
+      s.clock_skew_seconds = static_cast<uint32_t>(d->count() / 1000);
+    }
+  }
+  if (const auto* claims = r.array(*jwt, jpath, "claimsToHeaders")) {
+    for (size_t i = 0; i < claims->size(); ++i) {
+      const std::string cpath = FieldReader::index(FieldReader::join(jpath, "claimsToHeaders"), i);
+      auto claim = r.string((*claims)[i], cpath, "claim");
+      auto header = r.string((*claims)[i], cpath, "header");
+      if (!claim || !header || !isHeaderName(*header)) {
+        r.error(cpath, "needs a claim and an HTTP header name");
+        continue;
+      }
+      s.claims_to_headers.emplace_back(*claim, *header);
+    }
+  }
+  s.consumer_claim = r.string(*jwt, jpath, "consumerClaim").value_or("sub");
+  if (s.jwks_json.empty() && s.jwks_uri.empty() && s.hmac_secret.empty() &&
+      !jwt->contains("jwksSecretRef") && !jwt->contains("hmacSecretRef")) {
+    r.error(jpath, "needs jwksSecretRef, jwksURI or hmacSecretRef");
+  }
+}
+
+std::optional<config::AuthPolicy> readAuth(TranslationContext& ctx, FieldReader& r,
+                                           const nlohmann::json& auth, const std::string& path,
+                                           const std::string& ns) {
   const size_t errors_before = r.errorCount();
   std::vector<std::string> types;
   if (auto type = r.string(auth, path, "type")) types.push_back(*type);
@@ -69,7 +168,8 @@ std::optional<config::AuthPolicy> readAuth(FieldReader& r, const nlohmann::json&
     } else if (t == "None") {
       none = true;
     } else if (t == "JWT") {
-      r.error(path, "JWT authentication is not supported by this version yet");
+      if (!policy.jwt) readJwt(ctx, r, auth, path, ns, policy);
+      policy.jwt = true;
     } else {
       r.error(path, "unknown authentication type \"" + t + "\" (APIKey, Basic, JWT, None)");
     }
@@ -111,7 +211,7 @@ std::optional<config::AuthPolicy> readAuth(FieldReader& r, const nlohmann::json&
   }
   policy.strip_credentials = r.boolean(auth, path, "stripCredentials").value_or(false);
   if (r.errorCount() != errors_before) return std::nullopt;
-  if (none && !policy.api_key && !policy.basic) return std::nullopt;  // explicitly open
+  if (none && !policy.api_key && !policy.basic && !policy.jwt) return std::nullopt;  // open
   if (none) {
     // "anyOf: [None, APIKey]" would let everyone in while looking protected.
     r.error(path, "None cannot be combined with other authentication types");
@@ -151,11 +251,11 @@ std::vector<std::string> readCidrs(FieldReader& r, const nlohmann::json& parent,
 }
 
 // Applies `policy` on top of `base` (rule policies override route-wide fields one by one).
-PolicyFields readPolicy(FieldReader& r, const nlohmann::json* policy, const std::string& path,
-                        PolicyFields base) {
+PolicyFields readPolicy(TranslationContext& ctx, FieldReader& r, const nlohmann::json* policy,
+                        const std::string& path, PolicyFields base) {
   if (!policy) return base;
   if (const auto* auth = r.object(*policy, path, "auth")) {
-    base.auth = readAuth(r, *auth, FieldReader::join(path, "auth"), r.kubeObject().ns);
+    base.auth = readAuth(ctx, r, *auth, FieldReader::join(path, "auth"), r.kubeObject().ns);
   }
   for (const char* refused : {"rateLimit"}) {
     if (policy->contains(refused)) {
@@ -579,7 +679,8 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     }
   }
   const size_t policy_errors = r.errorCount();
-  PolicyFields route_policy = readPolicy(r, r.object(*spec, "spec", "policy"), "spec.policy", {});
+  PolicyFields route_policy =
+      readPolicy(ctx, r, r.object(*spec, "spec", "policy"), "spec.policy", {});
   if (r.errorCount() != policy_errors) return;
 
   const auto* rules = r.array(*spec, "spec", "rules");
@@ -637,7 +738,7 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     if (actions != 1 && r.errorCount() == errors_before) {
       r.error(path, "needs exactly one of backends, directResponse, aggregate or filters.redirect");
     }
-    PolicyFields policy = readPolicy(r, r.object(rule, path, "policy"),
+    PolicyFields policy = readPolicy(ctx, r, r.object(rule, path, "policy"),
                                      FieldReader::join(path, "policy"), route_policy);
     if (r.errorCount() != errors_before) continue;  // this rule is left out; the others apply
     route.timeouts = policy.timeouts;

@@ -128,9 +128,8 @@ void translateConsumers(TranslationContext& ctx, config::ConfigSnapshot& snapsho
           }
         }
       }
-      if (credentials->contains("jwt")) {
-        r.warning("spec.credentials.jwt",
-                  "JWT authentication is not supported by this version yet; ignored");
+      if (const auto* jwt = r.object(*credentials, "spec.credentials", "jwt")) {
+        consumer.jwt_subject = r.string(*jwt, "spec.credentials.jwt", "subject").value_or("");
       }
     }
     if (spec->contains("plan")) {

@@ -91,6 +91,7 @@ ConsumerIndex::ConsumerIndex(const std::vector<config::Consumer>& consumers) {
   for (const auto& c : consumers) {
     for (const auto& digest : c.api_key_sha256) keys_.emplace(indexKey(c.ns, digest), &c);
     if (!c.basic_username.empty()) users_.emplace(indexKey(c.ns, c.basic_username), &c);
+    if (!c.jwt_subject.empty()) subjects_.emplace(indexKey(c.ns, c.jwt_subject), &c);
   }
 }
 
@@ -102,6 +103,12 @@ const config::Consumer* ConsumerIndex::byApiKey(std::string_view ns, std::string
 const config::Consumer* ConsumerIndex::byUser(std::string_view ns, std::string_view user) const {
   auto it = users_.find(indexKey(ns, user));
   return it == users_.end() ? nullptr : it->second;
+}
+
+const config::Consumer* ConsumerIndex::byJwtSubject(std::string_view ns,
+                                                     std::string_view subject) const {
+  auto it = subjects_.find(indexKey(ns, subject));
+  return it == subjects_.end() ? nullptr : it->second;
 }
 
 bool PasswordVerifier::verify(const std::string& stored, std::string_view password) {
@@ -121,9 +128,43 @@ bool PasswordVerifier::verify(const std::string& stored, std::string_view passwo
 
 AuthResult authenticate(const config::AuthPolicy& policy, const ConsumerIndex& consumers,
                         const HeaderLookup& header, std::string_view query,
-                        PasswordVerifier& passwords) {
+                        PasswordVerifier& passwords, const JwtRuntime* jwt, int64_t now) {
   bool presented = false;
+  bool bearer = false;
   const config::Consumer* consumer = nullptr;
+  if (policy.jwt && jwt) {
+    if (auto value = header("authorization")) {
+      std::string_view v = trim(*value);
+      if (v.size() > 7 && strncasecmp(v.data(), "bearer ", 7) == 0) {
+        presented = bearer = true;
+        const std::string_view token = trim(v.substr(7));
+        std::shared_ptr<const JwtKeySet> remote = jwt->remote ? jwt->remote->keys() : nullptr;
+        auto verified = verifyJwt(token, policy.jwt_settings, jwt->algorithms,
+                                  {jwt->static_keys.get(), jwt->hmac_keys.get(), remote.get()},
+                                  now);
+        if (verified.failure == JwtFailure::kUnknownKey && jwt->remote) {
+          jwt->remote->refresh();  // a rotated JWKS: fetch it (rate-limited) for next time
+        }
+        if (verified.failure == JwtFailure::kNone) {
+          AuthResult result;
+          result.outcome = AuthOutcome::kOk;
+          const auto& claim = verified.claims.contains(policy.jwt_settings.consumer_claim)
+                                  ? verified.claims[policy.jwt_settings.consumer_claim]
+                                  : nlohmann::json();
+          if (claim.is_string()) {
+            result.consumer =
+                consumers.byJwtSubject(policy.consumer_namespace, claim.get<std::string>());
+          }
+          result.jwt_claims = std::move(verified.claims);
+          const bool restricted = !policy.allow_consumers.empty() || !policy.allow_groups.empty();
+          if (restricted && (!result.consumer || !allowed(policy, *result.consumer))) {
+            result.outcome = AuthOutcome::kForbidden;
+          }
+          return result;
+        }
+      }
+    }
+  }
   if (policy.api_key) {
     std::optional<std::string> key;
     if (auto value = header(policy.api_key_header)) {
@@ -163,13 +204,23 @@ AuthResult authenticate(const config::AuthPolicy& policy, const ConsumerIndex& c
       }
     }
   }
-  if (!consumer) return {presented ? AuthOutcome::kInvalid : AuthOutcome::kMissing, nullptr};
-  if (!allowed(policy, *consumer)) return {AuthOutcome::kForbidden, consumer};
-  return {AuthOutcome::kOk, consumer};
+  AuthResult result;
+  result.bad_token = bearer;
+  if (!consumer) {
+    result.outcome = presented ? AuthOutcome::kInvalid : AuthOutcome::kMissing;
+    return result;
+  }
+  result.consumer = consumer;
+  result.outcome = allowed(policy, *consumer) ? AuthOutcome::kOk : AuthOutcome::kForbidden;
+  return result;
 }
 
-std::vector<std::string> challenges(const config::AuthPolicy& policy) {
+std::vector<std::string> challenges(const config::AuthPolicy& policy, bool bad_token) {
   std::vector<std::string> out;
+  if (policy.jwt) {
+    out.push_back(bad_token ? "Bearer realm=\"atrium\", error=\"invalid_token\""
+                            : "Bearer realm=\"atrium\"");
+  }
   if (policy.basic) out.push_back("Basic realm=\"" + policy.basic_realm + "\"");
   if (policy.api_key) out.push_back("APIKey header=\"" + policy.api_key_header + "\"");
   return out;

@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "proxy/filters/jwks_fetcher.h"
+#include "proxy/filters/jwt.h"
 #include "src/config/snapshot.h"
 
 namespace atrium::proxy::filters {
@@ -23,8 +25,10 @@ class ConsumerIndex {
   explicit ConsumerIndex(const std::vector<config::Consumer>& consumers);
   const config::Consumer* byApiKey(std::string_view ns, std::string_view key) const;
   const config::Consumer* byUser(std::string_view ns, std::string_view user) const;
+  const config::Consumer* byJwtSubject(std::string_view ns, std::string_view subject) const;
 
  private:
+  std::unordered_map<std::string, const config::Consumer*> subjects_;  // ns '\0' subject
   std::unordered_map<std::string, const config::Consumer*> keys_;   // ns '\0' sha256 hex
   std::unordered_map<std::string, const config::Consumer*> users_;  // ns '\0' user name
 };
@@ -44,18 +48,31 @@ enum class AuthOutcome { kOk, kMissing, kInvalid, kForbidden };
 struct AuthResult {
   AuthOutcome outcome = AuthOutcome::kMissing;
   const config::Consumer* consumer = nullptr;  // set for kOk and kForbidden
+  bool bad_token = false;         // a bearer token was presented and refused
+  nlohmann::json jwt_claims;      // the verified token's claims (JWT)
+};
+
+// A route's JWT keys as the proxy holds them: parsed once per configuration (Secret JWKS, HMAC
+// secret), or fetched (jwksURI).
+struct JwtRuntime {
+  std::shared_ptr<const JwtKeySet> static_keys;
+  std::shared_ptr<const JwtKeySet> hmac_keys;
+  std::shared_ptr<JwksSource> remote;
+  std::vector<std::string> algorithms;
 };
 
 // `header(name)` returns the request's value of a header (case-insensitive name), or nullopt.
 using HeaderLookup = std::function<std::optional<std::string_view>(std::string_view)>;
 
+// `jwt` is required when the policy has JWT; `now` is seconds since the epoch.
 AuthResult authenticate(const config::AuthPolicy& policy, const ConsumerIndex& consumers,
                         const HeaderLookup& header, std::string_view query,
-                        PasswordVerifier& passwords);
+                        PasswordVerifier& passwords, const JwtRuntime* jwt, int64_t now);
 
-// The WWW-Authenticate challenges of a 401, one per method, joined as header lines:
-// `Basic realm="shop"` and `APIKey header="X-API-Key"`.
-std::vector<std::string> challenges(const config::AuthPolicy& policy);
+// The WWW-Authenticate challenges of a 401, one per method: `Basic realm="shop"`,
+// `APIKey header="X-API-Key"`, `Bearer realm="atrium"` (with error="invalid_token" after a bad
+// token, RFC 6750 §3).
+std::vector<std::string> challenges(const config::AuthPolicy& policy, bool bad_token);
 
 // The value of query parameter `name` (percent-decoded; '+' is a space), or nullopt.
 std::optional<std::string> queryParam(std::string_view query, std::string_view name);

@@ -168,6 +168,14 @@ std::string rewritePath(const config::Route& route, const re2::RE2* rewrite_rege
   return path;
 }
 
+bool isSafeHeaderValue(std::string_view value) {
+  if (value.size() > 8192) return false;
+  for (unsigned char c : value) {
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+  }
+  return true;
+}
+
 std::string hostWithoutPort(std::string_view host) {
   if (!host.empty() && host.front() == '[') return std::string(host.substr(0, host.find(']') + 1));
   if (auto colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);

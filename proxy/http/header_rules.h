@@ -59,6 +59,10 @@ bool takeExpectContinue(Fields& fields);
 std::string rewritePath(const config::Route& route, const re2::RE2* rewrite_regex,
                         const config::RouteMatch& match, const std::string& path);
 
+// A value that may be sent as a header value: no control characters (CR, LF, NUL...) and not
+// longer than 8 KiB. Used for values that come from tokens, not from validated configuration.
+bool isSafeHeaderValue(std::string_view value);
+
 // "example.com" for "example.com:8080", "[::1]" for "[::1]:8080".
 std::string hostWithoutPort(std::string_view host);
 

@@ -18,7 +18,8 @@ int RouteRuntime::pickBackend(uint64_t roll) const {
 
 std::shared_ptr<const ProxyConfig> ProxyConfig::build(
     std::shared_ptr<const config::ConfigSnapshot> snapshot, uint64_t generation,
-    observability::Metrics& metrics, tls::TlsServer* tls, std::vector<std::string>* errors) {
+    observability::Metrics& metrics, tls::TlsServer* tls, filters::JwksFetcher* jwks,
+    std::vector<std::string>* errors) {
   auto cfg = std::make_shared<ProxyConfig>();
   cfg->snapshot_ = std::move(snapshot);
   cfg->generation_ = generation;
@@ -49,6 +50,21 @@ std::shared_ptr<const ProxyConfig> ProxyConfig::build(
         if (errors) errors->push_back("route " + route->name + ": invalid rewrite regex");
         rt.rewrite_regex.reset();
       }
+    }
+    if (route->auth && route->auth->jwt) {
+      const auto& s = route->auth->jwt_settings;
+      auto runtime = std::make_shared<filters::JwtRuntime>();
+      runtime->algorithms = filters::effectiveAlgorithms(s);
+      if (!s.jwks_json.empty()) {
+        std::string error;
+        runtime->static_keys = filters::JwtKeySet::parse(s.jwks_json, &error);
+        if (!runtime->static_keys && errors) {
+          errors->push_back("route " + route->name + ": JWKS: " + error);
+        }
+      }
+      if (!s.hmac_secret.empty()) runtime->hmac_keys = filters::JwtKeySet::hmac(s.hmac_secret);
+      if (!s.jwks_uri.empty() && jwks) runtime->remote = jwks->source(s.jwks_uri);
+      rt.jwt = std::move(runtime);
     }
     rt.ip_allow = filters::IpFilter(route->ip_allow);
     rt.ip_deny = filters::IpFilter(route->ip_deny);

@@ -31,6 +31,7 @@ struct RouteRuntime {
   std::shared_ptr<re2::RE2> rewrite_regex;
   filters::IpFilter ip_allow;
   filters::IpFilter ip_deny;
+  std::shared_ptr<const filters::JwtRuntime> jwt;  // with auth.jwt
 
   // Weighted choice of a backend index; `roll` is a random number. Returns -1 when every
   // weight is zero.
@@ -44,6 +45,7 @@ class ProxyConfig {
                                                   uint64_t generation,
                                                   observability::Metrics& metrics,
                                                   tls::TlsServer* tls,
+                                                  filters::JwksFetcher* jwks,
                                                   std::vector<std::string>* errors);
 
   const router::RouteTable& table() const { return *table_; }

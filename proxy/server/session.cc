@@ -91,6 +91,7 @@ struct Session::Exchange {
   bool head = false;
   unsigned client_version = 11;  // as the client sent it (the request is rewritten to 1.1)
   const config::Consumer* consumer = nullptr;  // the authenticated consumer, if any
+  nlohmann::json jwt_claims;                   // the verified token's claims (JWT auth)
 };
 
 Session::Session(Worker& worker, Socket socket, bool tls)
@@ -451,7 +452,10 @@ Task<bool> Session::handleRequest() {
           if (it == req.end()) return std::nullopt;
           return std::string_view(it->value().data(), it->value().size());
         },
-        target_.query, worker_.passwords());
+        target_.query, worker_.passwords(), route.jwt.get(),
+        std::chrono::duration_cast<std::chrono::seconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count());
     if (result.outcome != filters::AuthOutcome::kOk) {
       bool kept = false;
       if (result.outcome == filters::AuthOutcome::kForbidden) {
@@ -464,7 +468,7 @@ Task<bool> Session::handleRequest() {
                                              : observability::AuthFailureReason::kInvalid);
         // One WWW-Authenticate line per method (the values come from validated configuration).
         std::string value;
-        for (const auto& challenge : filters::challenges(*spec.auth)) {
+        for (const auto& challenge : filters::challenges(*spec.auth, result.bad_token)) {
           if (!value.empty()) value += "\r\nWWW-Authenticate: ";
           value += challenge;
         }
@@ -478,6 +482,7 @@ Task<bool> Session::handleRequest() {
       co_return kept;
     }
     x.consumer = result.consumer;
+    x.jwt_claims = std::move(result.jwt_claims);
   }
   if (parser_->content_length() && *parser_->content_length() > spec.max_request_body_bytes) {
     co_await sendError(x, 413, "payload_too_large", "request body exceeds the limit", false);
@@ -598,6 +603,17 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
   // Only the handshake may assert a client certificate identity.
   fields.erase("X-Client-Cert-Subject");
   if (!client_subject_.empty()) fields.set("X-Client-Cert-Subject", client_subject_);
+  if (spec.auth && spec.auth->jwt) {
+    // Claim headers come from the verified token only: a client's copy is always dropped.
+    for (const auto& [claim, header] : spec.auth->jwt_settings.claims_to_headers) {
+      fields.erase(header);
+      auto it = x.jwt_claims.is_object() ? x.jwt_claims.find(claim) : x.jwt_claims.end();
+      if (it == x.jwt_claims.end() || it->is_null() || it->is_object() || it->is_array()) continue;
+      std::string value = it->is_string() ? it->get<std::string>() : it->dump();
+      if (http::isSafeHeaderValue(value)) fields.set(header, value);
+    }
+    if (spec.auth->strip_credentials) fields.erase(bhttp::field::authorization);
+  }
   if (x.consumer) {
     // prepareUpstreamRequest removed every client-sent X-Consumer-*: only these remain.
     fields.set("X-Consumer-Name", x.consumer->name);

@@ -97,7 +97,22 @@ struct Timeouts {
 
 // policy.auth of an APIRoute (SPEC §3.2): the methods a request may authenticate with (any one
 // suffices) against the consumers of `consumer_namespace`.
+struct JwtSettings {
+  std::string issuer;                  // empty: any
+  std::vector<std::string> audiences;  // empty: any
+  std::string jwks_json;               // a JWKS document from a Secret (may hold HMAC keys)
+  std::string jwks_uri;                // fetched by the proxy
+  std::string hmac_secret;             // raw bytes, for HS*
+  std::vector<std::string> algorithms;
+  uint32_t clock_skew_seconds = 30;
+  std::vector<std::pair<std::string, std::string>> claims_to_headers;  // claim → header
+  std::string consumer_claim = "sub";
+  bool operator==(const JwtSettings&) const = default;
+};
+
 struct AuthPolicy {
+  bool jwt = false;
+  JwtSettings jwt_settings;
   bool api_key = false;
   std::string api_key_header = "X-API-Key";
   std::string api_key_query_param;  // empty: the header only
@@ -120,6 +135,7 @@ struct Consumer {
   std::vector<std::string> api_key_sha256;  // hex
   std::string basic_username;
   std::string basic_password;  // "$2b$..." (bcrypt) or "sha256:<hex>"
+  std::string jwt_subject;     // the consumerClaim value of this consumer's tokens
   bool operator==(const Consumer&) const = default;
 };
 

@@ -101,6 +101,18 @@ nlohmann::json routeToJson(const Route& r) {
       if (!a.api_key_query_param.empty()) auth["api_key"]["query_param"] = a.api_key_query_param;
     }
     if (a.basic) auth["basic"] = {{"realm", a.basic_realm}};
+    if (a.jwt) {
+      const auto& t = a.jwt_settings;
+      // Key material (HMAC secrets, JWKS documents) is never written.
+      auth["jwt"] = {{"issuer", t.issuer},
+                     {"audiences", t.audiences},
+                     {"jwks_uri", t.jwks_uri},
+                     {"jwks_from_secret", !t.jwks_json.empty()},
+                     {"hmac", !t.hmac_secret.empty()},
+                     {"algorithms", t.algorithms},
+                     {"clock_skew_seconds", t.clock_skew_seconds},
+                     {"consumer_claim", t.consumer_claim}};
+    }
     if (!a.allow_consumers.empty()) auth["allow_consumers"] = a.allow_consumers;
     if (!a.allow_groups.empty()) auth["allow_groups"] = a.allow_groups;
     if (a.strip_credentials) auth["strip_credentials"] = true;
@@ -147,6 +159,16 @@ Route routeFromJson(const nlohmann::json& j) {
     if (a.contains("basic")) {
       auth.basic = true;
       auth.basic_realm = a["basic"].value("realm", auth.basic_realm);
+    }
+    if (a.contains("jwt")) {
+      const auto& t = a["jwt"];
+      auth.jwt = true;
+      auth.jwt_settings.issuer = t.value("issuer", std::string());
+      auth.jwt_settings.audiences = t.value("audiences", std::vector<std::string>{});
+      auth.jwt_settings.jwks_uri = t.value("jwks_uri", std::string());
+      auth.jwt_settings.algorithms = t.value("algorithms", std::vector<std::string>{});
+      auth.jwt_settings.clock_skew_seconds = t.value("clock_skew_seconds", 30u);
+      auth.jwt_settings.consumer_claim = t.value("consumer_claim", std::string("sub"));
     }
     auth.allow_consumers = a.value("allow_consumers", std::vector<std::string>{});
     auth.allow_groups = a.value("allow_groups", std::vector<std::string>{});
@@ -199,7 +221,8 @@ nlohmann::json toJson(const ConfigSnapshot& snapshot) {
                            {"name", c.name},
                            {"groups", c.groups},
                            {"api_keys", c.api_key_sha256.size()},
-                           {"basic_auth", !c.basic_username.empty()}});
+                           {"basic_auth", !c.basic_username.empty()},
+                           {"jwt", !c.jwt_subject.empty()}});
     }
   }
   return doc;

@@ -157,12 +157,12 @@ def test_not_implemented_marks_match_the_binary(tmp_path, field):
 
 
 def test_jwt_mark_matches_the_binary(tmp_path):
-    # The `jwt` settings are marked; what refuses is a type that asks for JWT.
+    # JWT is implemented: nothing in the reference marks it, and the binary accepts it.
     for auth in ({"type": "JWT", "jwt": {"jwksURI": "https://auth.example.com/jwks.json"}},
-                 {"anyOf": ["APIKey", "JWT"], "jwt": {"hmacSecretRef": {"name": "h", "key": "k"}}}):
+                 {"anyOf": ["APIKey", "JWT"], "jwt": {"jwksURI": "https://a.example.com/k"}}):
         code, lines = check(tmp_path, route(policy={"auth": auth}))
         seen = behaviour(code, lines, "spec.policy.auth")
-        assert seen == documented("spec.policy.auth.jwt") == "refused", lines
+        assert seen == documented("spec.policy.auth.jwt") == "implemented", lines
 
 
 def test_aggregate_mark_matches_the_binary(tmp_path):
