@@ -18,7 +18,10 @@ ProxyEngine::ProxyEngine(ProxyOptions options)
     : options_(std::move(options)),
       metrics_(std::make_unique<observability::Metrics>(std::max(1u, options_.threads))),
       jwks_(std::make_unique<filters::JwksFetcher>()),
-      tls_(std::make_unique<tls::TlsServer>()) {}
+      tls_(std::make_unique<tls::TlsServer>()),
+      self_ports_(std::make_shared<SelfPorts>()) {}
+
+void ProxyEngine::protectAdminPort(uint16_t port) { self_ports_->admin = port; }
 
 ProxyEngine::~ProxyEngine() {
   for (auto& w : workers_) w->stop();
@@ -33,7 +36,7 @@ void ProxyEngine::start() {
   uint16_t port = options_.http_port;
   uint16_t tls_port = options_.https_port;
   for (unsigned i = 0; i < threads; ++i) {
-    auto worker = std::make_unique<server::Worker>(i, options_, *metrics_, sink, *tls_);
+    auto worker = std::make_unique<server::Worker>(i, options_, *metrics_, sink, *tls_, self_ports_);
     try {
       // The first worker may pick an ephemeral port; the others join it.
       port = worker->listen({address, port});
@@ -52,6 +55,8 @@ void ProxyEngine::start() {
   }
   http_port_ = port;
   https_port_ = tls_port;
+  self_ports_->http = port;
+  self_ports_->https = tls_port;
   {
     std::lock_guard lock(mutex_);
     for (auto& w : workers_) w->publish(current_);

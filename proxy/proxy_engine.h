@@ -2,6 +2,7 @@
 // The data plane's entry point, and the only proxy header src/main wires to: worker threads
 // with one io_context each (Envoy's model), an HTTP listener per worker (SO_REUSEPORT), and
 // atomic publication of configuration snapshots. Boost-free on purpose.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -27,6 +28,18 @@ namespace filters {
 class JwksFetcher;
 }
 
+// This process's own ports, which upstream connections to loopback must not reach.
+struct SelfPorts {
+  std::atomic<uint16_t> admin{0};
+  std::atomic<uint16_t> http{0};
+  std::atomic<uint16_t> https{0};
+  bool contains(uint16_t port) const {
+    return port != 0 && (port == admin.load(std::memory_order_relaxed) ||
+                         port == http.load(std::memory_order_relaxed) ||
+                         port == https.load(std::memory_order_relaxed));
+  }
+};
+
 struct ProxyOptions {
   std::string bind = "0.0.0.0";
   uint16_t http_port = 8080;  // 0: an ephemeral port (see httpPort())
@@ -51,6 +64,9 @@ class ProxyEngine {
   void start();
   uint16_t httpPort() const { return http_port_; }
   uint16_t httpsPort() const { return https_port_; }
+  // The admin server's port: routes are never allowed to reach it (or this proxy's own
+  // listeners) on a loopback address, where the admin server trusts its clients. Thread-safe.
+  void protectAdminPort(uint16_t port);
 
   // Compiles `snapshot` and hands it to every worker; requests in flight keep the config they
   // started with. Thread-safe. Returns false (and the reason) if it cannot be compiled, in
@@ -74,6 +90,7 @@ class ProxyEngine {
   uint16_t http_port_ = 0;
   uint16_t https_port_ = 0;
   std::unique_ptr<tls::TlsServer> tls_;
+  std::shared_ptr<SelfPorts> self_ports_;
 
   mutable std::mutex mutex_;  // guards current_ and generation_ (control thread + admin)
   std::shared_ptr<const server::ProxyConfig> current_;

@@ -532,6 +532,18 @@ Task<std::unique_ptr<upstream::UpstreamConnection>> Session::connect(
   if (timed_out_ && ec) ec = net::error::timed_out;
   if (ec) co_return nullptr;
   boost::system::error_code ignored;
+  // A route must never reach this process's admin server (which trusts loopback clients) or
+  // its own listeners (a loop) — whatever an ExternalName, a URL or an endpoint says.
+  if (auto peer = conn->stream.socket().remote_endpoint(ignored); !ignored) {
+    auto address = peer.address();
+    const bool loopback = address.is_loopback() ||
+                          (address.is_v6() && address.to_v6().is_v4_mapped() &&
+                           net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).is_loopback());
+    if (loopback && worker_.selfPorts().contains(peer.port())) {
+      ec = net::error::connection_refused;
+      co_return nullptr;
+    }
+  }
   conn->stream.socket().set_option(net::ip::tcp::no_delay(true), ignored);
   if (cluster.tls()) {
     conn->stream.startTls(*cluster.tlsContext());

@@ -14,11 +14,13 @@ namespace atrium::proxy::server {
 namespace net = boost::asio;
 
 Worker::Worker(unsigned index, const ProxyOptions& options, observability::Metrics& metrics,
-               std::shared_ptr<observability::AccessLogSink> access_log, tls::TlsServer& tls)
+               std::shared_ptr<observability::AccessLogSink> access_log, tls::TlsServer& tls,
+               std::shared_ptr<const SelfPorts> self_ports)
     : index_(index),
       options_(options),
       metrics_(metrics),
       tls_(tls),
+      self_ports_(std::move(self_ports)),
       access_log_(std::move(access_log)),
       acceptor_(io_.get_executor()),
       flush_timer_(io_),

@@ -32,7 +32,8 @@ class Worker {
   static constexpr std::chrono::milliseconds kDeadlineTick{50};
 
   Worker(unsigned index, const ProxyOptions& options, observability::Metrics& metrics,
-         std::shared_ptr<observability::AccessLogSink> access_log, tls::TlsServer& tls);
+         std::shared_ptr<observability::AccessLogSink> access_log, tls::TlsServer& tls,
+         std::shared_ptr<const SelfPorts> self_ports);
   ~Worker();
 
   // Binds this worker's listener (on the calling thread, before start()). Returns the port.
@@ -56,6 +57,7 @@ class Worker {
   observability::Metrics& metrics() { return metrics_; }
   const ProxyOptions& options() const { return options_; }
   tls::TlsServer& tls() { return tls_; }
+  const SelfPorts& selfPorts() const { return *self_ports_; }
   bool draining() const { return draining_; }
   uint16_t port() const { return port_; }
   uint16_t tlsPort() const { return tls_port_; }
@@ -77,6 +79,7 @@ class Worker {
   const ProxyOptions& options_;
   observability::Metrics& metrics_;
   tls::TlsServer& tls_;
+  std::shared_ptr<const SelfPorts> self_ports_;
   std::unordered_set<Session*> sessions_;
   std::vector<std::unique_ptr<RequestScratch>> scratch_;
   bool draining_ = false;

@@ -83,6 +83,7 @@ int runGateway(const Flags& flags) {
     proxy::AdminServer admin(admin_options, engine);
     engine.start();
     admin.start();
+    engine.protectAdminPort(admin.port());
 
     boost::asio::io_context control;
     controller::translator::TranslatorOptions options;
