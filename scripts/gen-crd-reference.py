@@ -400,7 +400,7 @@ spec:
   credentials:
     apiKeys: [{secretRef: {name: acme-key, key: key}}]
     basicAuth: {secretRef: {name: acme-basic}}     # keys: username, password (bcrypt or plain)
-    jwt: {subject: acme}                           # not implemented yet (ignored)
+    jwt: {subject: acme}                           # its tokens' consumerClaim value
   plan:                                            # not implemented yet (ignored)
     rateLimit: {requests: 50, period: 1s, burst: 100}
     quota: {requests: 1000000, period: month}
@@ -896,7 +896,7 @@ class Reference:
             "consumers of its own namespace, and can limit itself to some of them by name "
             "(`auth.allowConsumers`) or by group (`auth.allowGroups`), see "
             "[apiroute.md](apiroute.md#specpolicyauth). API keys and Basic credentials work "
-            "today. JWT identities and plans are not implemented yet. The credentials live in "
+            "today, and so do JWT identities; plans are not implemented yet. The credentials live in "
             "Secrets of the consumer's namespace, and only digests of them (or a bcrypt hash) "
             "reach Atrium's configuration, so they never appear in `/config`, logs or status.",
             ""]
