@@ -9,6 +9,8 @@
 #   --route-bench       also run build-bench/bench/atrium_route_bench
 #   --route-bench-only  run only the Google Benchmark program
 #   --proxies LIST      comma-separated subset of nginx,haproxy,atrium (default: all three)
+#   --auth              also measure Atrium with API-key auth and with RS256 JWT auth (same
+#                       process, other hosts; needs python3 with `cryptography`)
 # env: ROUNDS (3) DURATION (seconds, 10) CONNECTIONS (50) WRK_THREADS (2) WARMUP (seconds, 2)
 #      PROXY_THREADS (2) ECHO_THREADS (1) BUILD_DIR (build-bench) BUILD_JOBS (2)
 #      ATRIUM_BIN / ECHO_BACKEND_BIN / ROUTE_BENCH_BIN (use these binaries instead of building)
@@ -28,6 +30,7 @@ build_dir="${BUILD_DIR:-$root/build-bench}"
 build_jobs="${BUILD_JOBS:-2}"
 
 out_file=""
+auth=false
 route_bench=false
 run_proxies=true
 proxies="nginx,haproxy,atrium"
@@ -43,6 +46,7 @@ while [ $# -gt 0 ]; do
     --route-bench-only) route_bench=true; run_proxies=false; shift ;;
     --proxies) [ $# -ge 2 ] || die "--proxies needs a list"; proxies="$2"; shift 2 ;;
     --proxies=*) proxies="${1#--proxies=}"; shift ;;
+    --auth) auth=true; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -153,12 +157,20 @@ wait_for() {
 declare -A port rps_runs p99_runs errors_total label
 label[direct]="echo-backend (direct)"; label[nginx]="nginx"; label[haproxy]="HAProxy"
 label[atrium]="Atrium"
+label[atrium-apikey]="Atrium + API key"; label[atrium-jwt]="Atrium + RS256 JWT"
+declare -A headers
 
 # One wrk run; appends req/s and p99 (ms) to the proxy's lists, and counts errors.
 measure() {
   local name="$1" secs="$2" record="$3" out="$tmp/wrk-$1-$RANDOM.txt" rps p99 errs
+  local -a extra=()
+  if [ -n "${headers[$name]:-}" ]; then
+    local h
+    while IFS= read -r h; do extra+=(-H "$h"); done <<<"${headers[$name]}"
+  fi
   run_waited "$out" timeout $((secs + 30)) wrk -t"$wrk_threads" -c"$connections" -d"${secs}s" \
-    --latency "http://127.0.0.1:${port[$name]}/" || die "wrk against $name failed: $(tail -n 3 "$out")"
+    --latency "${extra[@]}" "http://127.0.0.1:${port[$name]}/" ||
+    die "wrk against $name failed: $(tail -n 3 "$out")"
   [ "$record" = record ] || return 0
   rps="$(awk '/^Requests\/sec:/ {print $2}' "$out")"
   # wrk prints latencies as 812.00us, 1.23ms or 1.05s.
@@ -314,6 +326,14 @@ endpoints:
 - addresses: ["127.0.0.1"]
   conditions: {ready: true}
 EOF
+    if $auth; then
+      creds="$(/usr/bin/python3 "$root/bench/auth_fixtures.py" "$tmp/manifests/auth.yaml")" ||
+        die "bench/auth_fixtures.py failed (python3 with cryptography is needed for --auth)"
+      api_key="$(sed -n 1p <<<"$creds")"; jwt="$(sed -n 2p <<<"$creds")"
+      port[atrium-apikey]=$p_atrium; port[atrium-jwt]=$p_atrium
+      headers[atrium-apikey]="Host: apikey.bench"$'\n'"X-API-Key: $api_key"
+      headers[atrium-jwt]="Host: jwt.bench"$'\n'"Authorization: Bearer $jwt"
+    fi
     start atrium "$atrium_bin" --manifests "$tmp/manifests" --threads "$proxy_threads" \
       --bind 127.0.0.1 --http-port "${port[atrium]}" --https-port "$p_https" \
       --admin-bind 127.0.0.1 --admin-port "$p_admin" --access-log off --log-level warn \
@@ -324,6 +344,14 @@ EOF
 
   order=()
   for p in nginx haproxy atrium; do wants "$p" && order+=("$p"); done
+  if $auth && wants atrium; then
+    for p in atrium-apikey atrium-jwt; do
+      curl -fsS -o /dev/null -H "$(sed -n 1p <<<"${headers[$p]}")" \
+        -H "$(sed -n 2p <<<"${headers[$p]}")" "http://127.0.0.1:${port[$p]}/" ||
+        die "$p: an authenticated request failed"
+      order+=("$p")
+    done
+  fi
 
   echo "== echo-backend alone (reference: the backend must not be the bottleneck)"
   measure direct "$duration" record
@@ -370,6 +398,15 @@ EOF
       if wants haproxy; then
         r="$(ratio "${rps_med[atrium]}" "${rps_med[haproxy]}")"
         echo "| Atrium / HAProxy req/s ≥ 1.0 | $r | $(verdict "$r" 1.0 ge) |"
+      fi
+      if $auth; then
+        for p in atrium-apikey atrium-jwt; do
+          echo "| ${label[$p]} / Atrium plain req/s | $(ratio "${rps_med[$p]}" "${rps_med[atrium]}") | |"
+          if wants nginx; then
+            r="$(ratio "${rps_med[$p]}" "${rps_med[nginx]}")"
+            echo "| ${label[$p]} / nginx plain req/s ≥ 0.9 (without the rate limit of SPEC §9) | $r | $(verdict "$r" 0.9 ge) |"
+          fi
+        done
       fi
     } >>"$report"
   fi
