@@ -43,6 +43,13 @@ const Algorithm* findAlgorithm(std::string_view name) {
   return nullptr;
 }
 
+// A string member of a JWK, "" when absent or of another type (never throws: a JWKS comes from
+// a Secret or a URL, and one odd entry must only be skipped).
+std::string member(const nlohmann::json& jwk, const char* name) {
+  auto it = jwk.find(name);
+  return it != jwk.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 std::shared_ptr<EVP_PKEY> fromParams(const char* type, OSSL_PARAM_BLD* bld) {
   OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr);
@@ -57,8 +64,8 @@ std::shared_ptr<EVP_PKEY> fromParams(const char* type, OSSL_PARAM_BLD* bld) {
 }
 
 std::optional<JwtKey> rsaKey(const nlohmann::json& jwk) {
-  auto n = base64UrlDecode(jwk.value("n", ""));
-  auto e = base64UrlDecode(jwk.value("e", ""));
+  auto n = base64UrlDecode(member(jwk, "n"));
+  auto e = base64UrlDecode(member(jwk, "e"));
   if (!n || !e || n->size() < 128 || e->empty()) return std::nullopt;  // < 1024 bits: refused
   BIGNUM* bn_n = BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()),
                            static_cast<int>(n->size()), nullptr);
@@ -72,16 +79,16 @@ std::optional<JwtKey> rsaKey(const nlohmann::json& jwk) {
   BN_free(bn_n);
   BN_free(bn_e);
   if (!pkey) return std::nullopt;
-  return JwtKey{jwk.value("kid", ""), KeyType::kRsa, pkey, ""};
+  return JwtKey{member(jwk, "kid"), KeyType::kRsa, pkey, ""};
 }
 
 std::optional<JwtKey> ecKey(const nlohmann::json& jwk) {
-  const std::string crv = jwk.value("crv", "");
+  const std::string crv = member(jwk, "crv");
   const bool p256 = crv == "P-256";
   if (!p256 && crv != "P-384") return std::nullopt;
   const size_t size = p256 ? 32 : 48;
-  auto x = base64UrlDecode(jwk.value("x", ""));
-  auto y = base64UrlDecode(jwk.value("y", ""));
+  auto x = base64UrlDecode(member(jwk, "x"));
+  auto y = base64UrlDecode(member(jwk, "y"));
   if (!x || !y || x->size() != size || y->size() != size) return std::nullopt;
   std::string point = "\x04" + *x + *y;  // uncompressed SEC1 point
   OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
@@ -91,7 +98,7 @@ std::optional<JwtKey> ecKey(const nlohmann::json& jwk) {
   auto pkey = fromParams("EC", bld);
   OSSL_PARAM_BLD_free(bld);
   if (!pkey) return std::nullopt;
-  return JwtKey{jwk.value("kid", ""), p256 ? KeyType::kEcP256 : KeyType::kEcP384, pkey, ""};
+  return JwtKey{member(jwk, "kid"), p256 ? KeyType::kEcP256 : KeyType::kEcP384, pkey, ""};
 }
 
 bool verifySignature(const Algorithm& alg, const JwtKey& key, std::string_view signed_part,
@@ -192,13 +199,17 @@ std::shared_ptr<const JwtKeySet> JwtKeySet::parse(std::string_view json, std::st
       ++unusable;
       continue;
     }
-    const std::string kty = jwk.value("kty", "");
+    if (jwk.contains("kid") && !jwk["kid"].is_string()) {
+      ++unusable;  // a key without a usable kid would match tokens of any kid
+      continue;
+    }
+    const std::string kty = member(jwk, "kty");
     std::optional<JwtKey> key;
     if (kty == "RSA") key = rsaKey(jwk);
     if (kty == "EC") key = ecKey(jwk);
     if (kty == "oct") {
-      auto k = base64UrlDecode(jwk.value("k", ""));
-      if (k && !k->empty()) key = JwtKey{jwk.value("kid", ""), KeyType::kHmac, nullptr, *k};
+      auto k = base64UrlDecode(member(jwk, "k"));
+      if (k && !k->empty()) key = JwtKey{member(jwk, "kid"), KeyType::kHmac, nullptr, *k};
     }
     if (key) {
       set->keys_.push_back(std::move(*key));
@@ -252,6 +263,9 @@ JwtVerification verifyJwt(std::string_view token, const config::JwtSettings& set
       !claims.is_object() || !header.contains("alg") || !header["alg"].is_string()) {
     return result;
   }
+  // No JWS extension is understood, so a token that marks one critical is refused (RFC 7515
+  // §4.1.11).
+  if (header.contains("crit")) return result;
   const std::string alg_name = header["alg"].get<std::string>();
   const Algorithm* alg = findAlgorithm(alg_name);  // "none" and anything unknown: null
   if (!alg || std::find(algorithms.begin(), algorithms.end(), alg_name) == algorithms.end()) {

@@ -1251,13 +1251,25 @@ TRANSLATOR_FIELDS: dict[str, list[tuple[str, str]]] = {
     "auth": [(f"{p}.auth", "object") for p in POL],
     "anyOf": [(f"{p}.auth.anyOf", "array") for p in POL],
     "apiKey": [(f"{p}.auth.apiKey", "object") for p in POL],
-    "header": [(f"{p}.auth.apiKey.header", "string") for p in POL],
+    "header": [(f"{p}.auth.{f}", "string") for p in POL
+               for f in ("apiKey.header", "jwt.claimsToHeaders[].header")],
     "queryParam": [(f"{p}.auth.apiKey.queryParam", "string") for p in POL],
     "basic": [(f"{p}.auth.basic", "object") for p in POL],
     "realm": [(f"{p}.auth.basic.realm", "string") for p in POL],
     "allowConsumers": [(f"{p}.auth.allowConsumers", "array") for p in POL],
     "allowGroups": [(f"{p}.auth.allowGroups", "array") for p in POL],
     "stripCredentials": [(f"{p}.auth.stripCredentials", "boolean") for p in POL],
+    "jwt": [(f"{p}.auth.jwt", "object") for p in POL],
+    "issuer": [(f"{p}.auth.jwt.issuer", "string") for p in POL],
+    "audiences": [(f"{p}.auth.jwt.audiences", "array") for p in POL],
+    "jwksSecretRef": [(f"{p}.auth.jwt.jwksSecretRef", "object") for p in POL],
+    "jwksURI": [(f"{p}.auth.jwt.jwksURI", "string") for p in POL],
+    "hmacSecretRef": [(f"{p}.auth.jwt.hmacSecretRef", "object") for p in POL],
+    "algorithms": [(f"{p}.auth.jwt.algorithms", "array") for p in POL],
+    "clockSkew": [(f"{p}.auth.jwt.clockSkew", "string") for p in POL],
+    "claimsToHeaders": [(f"{p}.auth.jwt.claimsToHeaders", "array") for p in POL],
+    "claim": [(f"{p}.auth.jwt.claimsToHeaders[].claim", "string") for p in POL],
+    "consumerClaim": [(f"{p}.auth.jwt.consumerClaim", "string") for p in POL],
     "rateLimit": [(f"{p}.rateLimit", "object") for p in POL],
     "cache": [(f"{p}.cache", "object") for p in POL],
     "retries": [(f"{p}.retries", "object") for p in POL],
@@ -1270,6 +1282,8 @@ TRANSLATOR_FIELDS: dict[str, list[tuple[str, str]]] = {
 }
 # Lower-case literals in the translator that are values, not field names.
 TRANSLATOR_VALUES = {"http", "https",  # redirect schemes
+                     "data",  # a Secret's data, read for JWT key material
+                     "sub",   # the default consumerClaim
                      "connection", "te", "trailer", "upgrade"}  # managed header names
 
 # How the translator reads a key → the schema type that must be there.
