@@ -22,6 +22,7 @@ Run by hand:
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -115,8 +116,17 @@ def make_demo_tls_secret(kube, namespace, tmp_path):
     kube.kubectl(*(a.replace("/tmp/", f"{tmp_path}/") for a in args))
 
 
+def make_auth_secrets(kube, namespace):
+    """The JWT HMAC Secret examples/apiroute-auth/README.md asks for (its JWT route is refused
+    while the Secret is missing, as it must be); the API-key and Basic Secrets are optional
+    (a consumer without them just cannot log in)."""
+    kube.kubectl("create", "secret", "generic", "demo-jwt-hmac", "-n", namespace,
+                 f"--from-literal=secret={os.urandom(16).hex()}")
+
+
 def test_applied_examples_are_served_with_status(cluster, namespace, gateways, tmp_path):
     make_demo_tls_secret(cluster, namespace, tmp_path)
+    make_auth_secrets(cluster, namespace)
     docs = objects_in(namespace)
     cluster.kubectl("apply", "-f", "-", input=h.to_yaml(docs))
     gw = gateways(cluster.kubeconfig, "--watch-namespace", namespace, "--lease-namespace",
