@@ -111,6 +111,25 @@ const config::Consumer* ConsumerIndex::byJwtSubject(std::string_view ns,
   return it == subjects_.end() ? nullptr : it->second;
 }
 
+const JwtVerdictCache::Entry* JwtVerdictCache::find(const std::string& key, uint64_t runtime_id,
+                                                     const JwtKeySet* remote_keys,
+                                                     int64_t now) const {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return nullptr;
+  const Entry& e = it->second;
+  // exp is checked as verifyJwt does (expired at exp + skew); nbf likewise.
+  if (e.runtime_id != runtime_id || e.remote_keys.get() != remote_keys) return nullptr;
+  if (static_cast<double>(now) >= e.not_after || static_cast<double>(now) < e.not_before) {
+    return nullptr;
+  }
+  return &e;
+}
+
+void JwtVerdictCache::put(std::string key, Entry entry) {
+  if (entries_.size() >= 4096) entries_.clear();  // bounded; refills on demand
+  entries_.insert_or_assign(std::move(key), std::move(entry));
+}
+
 bool PasswordVerifier::verify(const std::string& stored, std::string_view password) {
   if (stored.rfind("sha256:", 0) == 0) {
     return constantTimeEquals(std::string_view(stored).substr(7), sha256Hex(password));
@@ -128,7 +147,8 @@ bool PasswordVerifier::verify(const std::string& stored, std::string_view passwo
 
 AuthResult authenticate(const config::AuthPolicy& policy, const ConsumerIndex& consumers,
                         const HeaderLookup& header, std::string_view query,
-                        PasswordVerifier& passwords, const JwtRuntime* jwt, int64_t now) {
+                        PasswordVerifier& passwords, const JwtRuntime* jwt, int64_t now,
+                        JwtVerdictCache* verdicts) {
   bool presented = false;
   bool bearer = false;
   const config::Consumer* consumer = nullptr;
@@ -139,9 +159,38 @@ AuthResult authenticate(const config::AuthPolicy& policy, const ConsumerIndex& c
         presented = bearer = true;
         const std::string_view token = trim(v.substr(7));
         std::shared_ptr<const JwtKeySet> remote = jwt->remote ? jwt->remote->keys() : nullptr;
-        auto verified = verifyJwt(token, policy.jwt_settings, jwt->algorithms,
-                                  {jwt->static_keys.get(), jwt->hmac_keys.get(), remote.get()},
-                                  now);
+        JwtVerification verified;
+        std::string cache_key;
+        const JwtVerdictCache::Entry* hit = nullptr;
+        if (verdicts) {
+          cache_key = sha256Hex(token);
+          hit = verdicts->find(cache_key, jwt->id, remote.get(), now);
+        }
+        if (hit) {
+          verified.failure = JwtFailure::kNone;
+          verified.claims = hit->claims;
+        } else {
+          verified = verifyJwt(token, policy.jwt_settings, jwt->algorithms,
+                               {jwt->static_keys.get(), jwt->hmac_keys.get(), remote.get()}, now);
+          if (verdicts && verified.failure == JwtFailure::kNone) {
+            JwtVerdictCache::Entry entry;
+            entry.runtime_id = jwt->id;
+            entry.remote_keys = remote;
+            entry.claims = verified.claims;
+            const double skew = policy.jwt_settings.clock_skew_seconds;
+            if (auto it = verified.claims.find("exp");
+                it != verified.claims.end() && it->is_number()) {
+              entry.not_after = it->get<double>() + skew;
+            } else {
+              entry.not_after = static_cast<double>(now) + 300;  // no exp: re-check every 5 min
+            }
+            if (auto it = verified.claims.find("nbf");
+                it != verified.claims.end() && it->is_number()) {
+              entry.not_before = it->get<double>() - skew;
+            }
+            verdicts->put(std::move(cache_key), std::move(entry));
+          }
+        }
         if (verified.failure == JwtFailure::kUnknownKey && jwt->remote) {
           jwt->remote->refresh();  // a rotated JWKS: fetch it (rate-limited) for next time
         }

@@ -455,7 +455,8 @@ Task<bool> Session::handleRequest() {
         target_.query, worker_.passwords(), route.jwt.get(),
         std::chrono::duration_cast<std::chrono::seconds>(
             std::chrono::system_clock::now().time_since_epoch())
-            .count());
+            .count(),
+        &worker_.jwtVerdicts());
     if (result.outcome != filters::AuthOutcome::kOk) {
       bool kept = false;
       if (result.outcome == filters::AuthOutcome::kForbidden) {

@@ -53,6 +53,7 @@ class Worker {
   const std::shared_ptr<const ProxyConfig>& config() const { return config_; }
   upstream::ConnectionPool& pool() { return pool_; }
   filters::PasswordVerifier& passwords() { return passwords_; }
+  filters::JwtVerdictCache& jwtVerdicts() { return jwt_verdicts_; }
   observability::AccessLogBuffer& accessLog() { return access_log_; }
   observability::Metrics& metrics() { return metrics_; }
   const ProxyOptions& options() const { return options_; }
@@ -88,6 +89,7 @@ class Worker {
   std::shared_ptr<const ProxyConfig> config_;
   upstream::ConnectionPool pool_;
   filters::PasswordVerifier passwords_;
+  filters::JwtVerdictCache jwt_verdicts_;
   observability::AccessLogBuffer access_log_;
   // All socket I/O of a worker happens on its own thread, so the reactor's per-descriptor
   // locking is switched off; the scheduler keeps its lock for posts from other threads
