@@ -11,8 +11,10 @@ build_packages=(
   libhiredis-dev libcrypt-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 # Tools the tests and the demo use: curl for the README's example, python3 + pytest for the
-# end-to-end tests that drive the real binary.
-test_packages=(curl python3 python3-pytest python3-yaml python3-cryptography)
+# end-to-end tests that drive the real binary, redis-server for the tests of Global rate
+# limits, quotas and usage (each test starts its own on a loopback port; the service that the
+# package enables is not used).
+test_packages=(curl python3 python3-pytest python3-yaml python3-cryptography redis-server)
 # Only for bench/: the proxies Atrium is measured against, and the load generator.
 bench_packages=(wrk nginx-light haproxy)
 
