@@ -40,9 +40,6 @@ KINDS = {
 # --------------------------------------------------------------------------------------------
 # What the translator does not implement yet (controller/translator/apiroute_translator.cc).
 
-REFUSED = ("refused. In `spec.policy` the whole APIRoute is not served; in a rule's `policy` "
-           "that rule is left out. `atrium check`, the log and the route's `Accepted` condition "
-           "say why (serving the route without it would be less safe than not serving it)")
 IGNORED = ("accepted and ignored, with a warning from `atrium check` and in the log (the "
            "route's status does not mention it)")
 CONSUMER_IGNORED = "accepted and ignored, with a warning from `atrium check` and in the log"
@@ -50,7 +47,6 @@ POLICY_PATHS = ("spec.policy", "spec.rules[].policy")
 
 NOT_IMPLEMENTED = {
     "APIRoute": {
-        **{f"{p}.rateLimit": REFUSED for p in POLICY_PATHS},
         **{f"{p}.{f}": IGNORED for p in POLICY_PATHS
            for f in ("cache", "retries", "circuitBreaker", "healthCheck", "loadBalancer",
                      "hashOn", "fallback", "cors")},
@@ -58,8 +54,6 @@ NOT_IMPLEMENTED = {
                                    "`atrium check`, in the log and in the `Accepted` condition"),
     },
     "APIConsumer": {
-        "spec.plan": CONSUMER_IGNORED + " (rate limits, quotas and usage reports are not "
-                                        "implemented)",
         "status": "Atrium does not write it yet",
     },
 }
@@ -79,6 +73,9 @@ ATRIUM_DEFAULTS = {
         "spec.policy.auth.allowConsumers": "every consumer of the namespace (when "
                                            "`allowGroups` is empty too)",
         "spec.policy.auth.stripCredentials": "`false`",
+        "spec.policy.rateLimit.limits[].burst": "`0`",
+        "spec.policy.rateLimit.limits[].key": "`Consumer`",
+        "spec.policy.rateLimit.scope": "`Local`",
         "spec.policy.timeouts.connect": "`5s`",
         "spec.policy.timeouts.request": "`60s`",
         "spec.policy.timeouts.idle": "`60s`",
@@ -91,7 +88,10 @@ ATRIUM_DEFAULTS = {
         "spec.rules[].filters.redirect.hostname": "the request's",
         "spec.rules[].filters.redirect.port": "the scheme's, not written",
     },
-    "APIConsumer": {},
+    "APIConsumer": {
+        "spec.plan": "no limit, no quota, no pricing",
+        "spec.plan.rateLimit.burst": "`0`",
+    },
 }
 
 # --------------------------------------------------------------------------------------------
@@ -108,7 +108,8 @@ AS_BUILT = {
             "(`InvalidCertificateRef`); the hosts keep the last good certificate, else the "
             "default one ([tls.md](../tls.md))"),
         "spec.policy": "A rule's `policy` replaces these fields one by one (within `timeouts`, "
-                       "each of `connect`, `request` and `idle` on its own; `auth` as a whole)",
+                       "each of `connect`, `request` and `idle` on its own; `auth` and "
+                       "`rateLimit` as a whole)",
         "spec.policy.auth": (
             "Callers authenticate as an APIConsumer of the route's namespace. Missing or wrong "
             "credentials get 401 `unauthorized`, with one `WWW-Authenticate` line per method "
@@ -131,6 +132,17 @@ AS_BUILT = {
             "With `allowGroups`: a consumer named here, or in one of those groups, may call"),
         "spec.policy.auth.stripCredentials": (
             "Removes the API-key header and `Authorization` from the request sent upstream"),
+        "spec.policy.rateLimit": (
+            "Route-wide, one set of buckets shared by all rules of the APIRoute (named "
+            "`namespace/name` in `/config`); a rule's own `rateLimit` replaces it as a whole, "
+            "with buckets of its own (`namespace/name/rule`, the rule's name or index). Invalid, "
+            "it is refused like an invalid `auth`: in `spec.policy` the whole APIRoute is not "
+            "served; in a rule's `policy` that rule is left out; `atrium check`, the log and the "
+            "`Accepted` condition say why"),
+        "spec.policy.rateLimit.limits[].key": (
+            "`Consumer` counts per authenticated consumer; on a route without `auth` nobody is "
+            "authenticated, so the client IP is counted instead, with a warning from `atrium "
+            "check`. `Header:<name>`: the name is case-insensitive"),
         "spec.policy.timeouts.connect": "Expiry answers 504 `upstream_timeout`",
         "spec.policy.timeouts.request": (
             "As built: from sending the request upstream until the response header; pauses "
@@ -150,7 +162,8 @@ AS_BUILT = {
                   "touches it",
     },
     "APIConsumer": {
-        "spec.displayName": "Shown by `kubectl get apiconsumers`; not used otherwise",
+        "spec.displayName": "Shown by `kubectl get apiconsumers` and in `/config`; not used "
+                            "otherwise",
         "spec.groups": (
             "Sent upstream as `X-Consumer-Groups` (comma-separated). A group with a comma or a "
             "space is left out, with a warning"),
@@ -164,6 +177,14 @@ AS_BUILT = {
             "(`$2a$`, `$2b$`, `$2y$`) is checked with bcrypt; any other password is kept as a "
             "SHA-256 digest and compared in constant time. A user name is unique per namespace, "
             "like an API key"),
+        "spec.plan": (
+            "Not secret: `/config` shows it. A plan with any invalid field leaves the whole "
+            "consumer out, with an error from `atrium check` and in the log: its callers get 401 "
+            "until it is fixed, rather than calls without the limits they were given"),
+        "spec.plan.rateLimit": "Counted per consumer: there is no `key` to choose here",
+        "spec.plan.pricing.perThousandRequests": (
+            "As built, at most 12 digits before the point and 6 after it; a YAML number "
+            "(unquoted `0.40`) is refused, since it cannot hold most prices exactly"),
     },
 }
 
@@ -350,6 +371,9 @@ spec:
       basic: {realm: orders}
       allowGroups: [gold]
       stripCredentials: true
+    rateLimit:                              # buckets shared by all rules of this APIRoute
+      limits: [{requests: 100, period: 1m, burst: 20, key: Consumer}]
+      scope: Global
     timeouts: {connect: 2s, request: 30s, idle: 1m}
     maxRequestBodySize: 8Mi
     ipDeny: ["192.0.2.0/24"]
@@ -370,6 +394,8 @@ spec:
     policy:
       timeouts: {request: 5s}
       ipAllow: ["10.0.0.0/8"]
+      rateLimit:                            # replaces the route-wide one for this rule
+        limits: [{requests: 10, period: 1s, key: "Header:X-Tenant"}]
   - name: payments
     matches:
     - path: {type: RegularExpression, value: "/v1/payments/[0-9]+"}
@@ -401,7 +427,7 @@ spec:
     apiKeys: [{secretRef: {name: acme-key, key: key}}]
     basicAuth: {secretRef: {name: acme-basic}}     # keys: username, password (bcrypt or plain)
     jwt: {subject: acme}                           # its tokens' consumerClaim value
-  plan:                                            # not implemented yet (ignored)
+  plan:                                            # its own limit, a quota, a price
     rateLimit: {requests: 50, period: 1s, burst: 100}
     quota: {requests: 1000000, period: month}
     pricing: {currency: USD, perThousandRequests: "0.40"}
@@ -896,7 +922,9 @@ class Reference:
             "consumers of its own namespace, and can limit itself to some of them by name "
             "(`auth.allowConsumers`) or by group (`auth.allowGroups`), see "
             "[apiroute.md](apiroute.md#specpolicyauth). API keys and Basic credentials work "
-            "today, and so do JWT identities; plans are not implemented yet. The credentials live in "
+            "today, and so do JWT identities. A consumer's plan (its own rate limit, a quota and "
+            "the price its usage is billed at) is part of Atrium's configuration; a plan Atrium "
+            "cannot read leaves the consumer out. The credentials live in "
             "Secrets of the consumer's namespace, and only digests of them (or a bcrypt hash) "
             "reach Atrium's configuration, so they never appear in `/config`, logs or status.",
             ""]

@@ -1,11 +1,13 @@
 // APIRoute (atrium.dev/v1alpha1) → routes: the routing part of SPEC §3.2 (hostnames, matches,
 // weighted backends, filters, direct responses) and the policy fields the data plane enforces
-// so far. Policy fields that are not enforced yet are refused when ignoring them would weaken
-// security (auth, rate limits), and reported as warnings otherwise.
+// so far. Policy fields that are not enforced yet are reported as warnings and ignored; an
+// invalid auth or rateLimit is an error that keeps the route (or rule) out, because serving it
+// without them would expose the service.
 #include <limits>
 #include <set>
 
 #include "controller/translator/field_reader.h"
+#include "controller/translator/rate_limit_reader.h"
 #include "controller/translator/translation_context.h"
 #include "controller/translator/validation.h"
 #include "src/common/base64.h"
@@ -23,6 +25,9 @@ struct PolicyFields {
   uint64_t max_body = config::Route{}.max_request_body_bytes;
   std::vector<std::string> ip_allow, ip_deny;
   std::optional<config::AuthPolicy> auth;  // a rule's auth replaces the route's whole
+  // Likewise a rule's rateLimit; rate_limit_path is where it was written, for diagnostics.
+  std::optional<config::RateLimitPolicy> rate_limit;
+  std::string rate_limit_path;
 };
 
 // A realm goes into WWW-Authenticate inside quotes: printable, no quote or backslash.
@@ -251,17 +256,17 @@ std::vector<std::string> readCidrs(FieldReader& r, const nlohmann::json& parent,
 }
 
 // Applies `policy` on top of `base` (rule policies override route-wide fields one by one).
+// `rate_limit_scope` names the buckets of a rateLimit written here (RateLimitPolicy::scope).
 PolicyFields readPolicy(TranslationContext& ctx, FieldReader& r, const nlohmann::json* policy,
-                        const std::string& path, PolicyFields base) {
+                        const std::string& path, PolicyFields base,
+                        const std::string& rate_limit_scope) {
   if (!policy) return base;
   if (const auto* auth = r.object(*policy, path, "auth")) {
     base.auth = readAuth(ctx, r, *auth, FieldReader::join(path, "auth"), r.kubeObject().ns);
   }
-  for (const char* refused : {"rateLimit"}) {
-    if (policy->contains(refused)) {
-      // Serving without them would expose the route: refuse rather than degrade silently.
-      r.error(FieldReader::join(path, refused), "is not supported by this version yet");
-    }
+  if (const auto* rate_limit = r.object(*policy, path, "rateLimit")) {
+    base.rate_limit_path = FieldReader::join(path, "rateLimit");
+    base.rate_limit = readRateLimitPolicy(r, *rate_limit, base.rate_limit_path, rate_limit_scope);
   }
   for (const char* ignored :
        {"cache", "retries", "circuitBreaker", "healthCheck", "loadBalancer", "hashOn", "fallback",
@@ -570,6 +575,20 @@ std::optional<UpstreamTls> readUpstreamTls(TranslationContext& ctx, FieldReader&
   return out;
 }
 
+// A Consumer-keyed limit on a route that authenticates nobody counts per client IP (the data
+// plane's fallback): allowed, but said, since the author probably expected per-caller buckets.
+void warnUnauthenticatedLimits(FieldReader& r, const PolicyFields& policy,
+                               std::set<std::string>& warned) {
+  for (size_t i = 0; i < policy.rate_limit->limits.size(); ++i) {
+    if (policy.rate_limit->limits[i].key != config::RateLimitKey::Consumer) continue;
+    const std::string field = FieldReader::join(
+        FieldReader::index(FieldReader::join(policy.rate_limit_path, "limits"), i), "key");
+    if (warned.insert(field).second) {
+      r.warning(field, "no consumer is authenticated on this route; the client IP is used");
+    }
+  }
+}
+
 bool readBackends(TranslationContext& ctx, FieldReader& r, const KubeObject& object,
                   const nlohmann::json& rule, const std::string& path, config::Route& route) {
   const auto* backends = r.array(rule, path, "backends");
@@ -679,8 +698,9 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     }
   }
   const size_t policy_errors = r.errorCount();
+  // A route-wide rateLimit is one set of buckets for all rules of the object.
   PolicyFields route_policy =
-      readPolicy(ctx, r, r.object(*spec, "spec", "policy"), "spec.policy", {});
+      readPolicy(ctx, r, r.object(*spec, "spec", "policy"), "spec.policy", {}, object.key());
   if (r.errorCount() != policy_errors) return;
 
   const auto* rules = r.array(*spec, "spec", "rules");
@@ -689,6 +709,7 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     return;
   }
   std::set<std::string> rule_names;
+  std::set<std::string> warned_limits;  // a route-wide limit is reported once, not per rule
   for (size_t i = 0; i < rules->size(); ++i) {
     const auto& rule = (*rules)[i];
     const std::string path = FieldReader::index("spec.rules", i);
@@ -738,9 +759,11 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     if (actions != 1 && r.errorCount() == errors_before) {
       r.error(path, "needs exactly one of backends, directResponse, aggregate or filters.redirect");
     }
+    // A rule's own rateLimit gets buckets of its own, named like the route.
     PolicyFields policy = readPolicy(ctx, r, r.object(rule, path, "policy"),
-                                     FieldReader::join(path, "policy"), route_policy);
+                                     FieldReader::join(path, "policy"), route_policy, route.name);
     if (r.errorCount() != errors_before) continue;  // this rule is left out; the others apply
+    if (policy.rate_limit && !policy.auth) warnUnauthenticatedLimits(r, policy, warned_limits);
     route.timeouts = policy.timeouts;
     route.max_request_body_bytes = policy.max_body;
     route.ip_allow = policy.ip_allow;
@@ -749,6 +772,7 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     route.hsts = hsts;
     route.client_cert_required = client_cert_required;
     route.auth = policy.auth;
+    route.rate_limit = policy.rate_limit;
     for (const auto& host : hostnames) ctx.addRoute(host, route);
   }
 }

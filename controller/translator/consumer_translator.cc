@@ -1,10 +1,12 @@
 // APIConsumer → the consumers the proxy authenticates against (SPEC §3.3). Credentials live in
 // Secrets of the consumer's namespace; only digests (API keys, plain passwords) or the bcrypt
 // hash reach the snapshot, so key material is never in /config, logs or status. A credential
-// that cannot be read is reported and left out; the consumer keeps its others.
+// that cannot be read is reported and left out; the consumer keeps its others. A plan that
+// cannot be read leaves the whole consumer out (see below).
 #include <map>
 
 #include "controller/translator/field_reader.h"
+#include "controller/translator/plan_reader.h"
 #include "controller/translator/translation_context.h"
 #include "src/common/base64.h"
 
@@ -66,6 +68,7 @@ void translateConsumers(TranslationContext& ctx, config::ConfigSnapshot& snapsho
     config::Consumer consumer;
     consumer.ns = object.ns;
     consumer.name = object.name;
+    consumer.display_name = r.string(*spec, "spec", "displayName").value_or("");
     if (const auto* groups = r.array(*spec, "spec", "groups")) {
       for (size_t i = 0; i < groups->size(); ++i) {
         const auto& g = (*groups)[i];
@@ -132,10 +135,17 @@ void translateConsumers(TranslationContext& ctx, config::ConfigSnapshot& snapsho
         consumer.jwt_subject = r.string(*jwt, "spec.credentials.jwt", "subject").value_or("");
       }
     }
-    if (spec->contains("plan")) {
-      r.warning("spec.plan", "plans (rate limits, quotas) are not supported by this version yet; "
-                             "ignored");
+    // An invalid plan is an error and the consumer is left out, unlike an unreadable
+    // credential: serving the consumer without the rate limit or quota it was given would let
+    // it call without bounds, while leaving it out only makes its calls answer 401 until the
+    // plan is fixed (the diagnostics, the log and `atrium check` say why). Read after the
+    // credentials on purpose: they stay claimed, so a key it shares with another consumer does
+    // not move to that one meanwhile.
+    const size_t errors_before_plan = r.errorCount();
+    if (const auto* plan = r.object(*spec, "spec", "plan")) {
+      if (auto read = readPlan(r, *plan, "spec.plan")) consumer.plan = std::move(*read);
     }
+    if (r.errorCount() != errors_before_plan) continue;
     snapshot.consumers.push_back(std::move(consumer));
   }
 }

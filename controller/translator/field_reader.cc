@@ -1,5 +1,7 @@
 #include "controller/translator/field_reader.h"
 
+#include <algorithm>
+
 namespace atrium::controller::translator {
 
 const nlohmann::json& jsonAt(const nlohmann::json& j, const char* key) {
@@ -86,6 +88,16 @@ const nlohmann::json* FieldReader::array(const nlohmann::json& parent, const std
     return nullptr;
   }
   return v;
+}
+
+void FieldReader::unknownFields(const nlohmann::json& object, const std::string& path,
+                                std::initializer_list<std::string_view> known) {
+  if (!object.is_object()) return;
+  for (const auto& [key, value] : object.items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      warning(join(path, key.c_str()), "unknown field, ignored");
+    }
+  }
 }
 
 }  // namespace atrium::controller::translator

@@ -2,9 +2,11 @@
 // Reads fields of one Kubernetes object's JSON while tracking the field path, so every problem
 // becomes a Diagnostic naming the file, the object and the exact field ("spec.rules[0].host").
 // Type mismatches are reported, never thrown.
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "controller/diagnostic.h"
 #include "controller/store/object_store.h"
@@ -14,6 +16,10 @@ namespace atrium::controller::translator {
 // j[key] by reference when j is an object holding key, else a null value. Unlike
 // json::value(key, default), never copies: translation reads every object on every change.
 const nlohmann::json& jsonAt(const nlohmann::json& j, const char* key);
+
+// No j[key], or null: what the typed reads below return nullopt for without a report (so a
+// required field can be told apart from one of the wrong type, which they did report).
+inline bool isAbsent(const nlohmann::json& j, const char* key) { return jsonAt(j, key).is_null(); }
 
 class FieldReader {
  public:
@@ -37,6 +43,11 @@ class FieldReader {
                                const char* key);
   const nlohmann::json* array(const nlohmann::json& parent, const std::string& path,
                               const char* key);
+
+  // Warns "unknown field, ignored" about each key of `object` that is not in `known`: a
+  // misspelt optional field would otherwise silently mean its default.
+  void unknownFields(const nlohmann::json& object, const std::string& path,
+                     std::initializer_list<std::string_view> known);
 
   size_t errorCount() const { return errors_; }
   const KubeObject& kubeObject() const { return object_; }

@@ -125,6 +125,41 @@ struct AuthPolicy {
   bool operator==(const AuthPolicy&) const = default;
 };
 
+// policy.rateLimit (SPEC §3.2) and an APIConsumer's plan.rateLimit: token buckets that hold
+// `requests + burst` tokens and refill `requests` per `period`.
+enum class RateLimitKey { Consumer, ClientIP, Route, Header };
+
+struct RateLimit {
+  uint64_t requests = 0;
+  uint64_t period_ms = 0;
+  uint64_t burst = 0;
+  // Consumer falls back to the client IP for a request without an authenticated consumer.
+  RateLimitKey key = RateLimitKey::Consumer;
+  std::string header;  // lower-case, with key Header
+  bool operator==(const RateLimit&) const = default;
+};
+
+struct RateLimitPolicy {
+  std::vector<RateLimit> limits;  // a request must pass all of them
+  bool global = false;            // counted across replicas in Redis (--redis)
+  // Routes with the same scope share buckets: "ns/name" for a policy written route-wide (all
+  // rules of the APIRoute share it), "ns/name/rule" for a rule's own policy.
+  std::string scope;
+  bool operator==(const RateLimitPolicy&) const = default;
+};
+
+enum class QuotaPeriod { Day, Month };  // calendar periods, UTC
+
+// An APIConsumer's plan (SPEC §3.3).
+struct Plan {
+  std::optional<RateLimit> rate_limit;  // key is always Consumer; counted in Redis when set
+  uint64_t quota_requests = 0;          // 0: no quota
+  QuotaPeriod quota_period = QuotaPeriod::Month;
+  std::string currency;            // ISO 4217; empty: no pricing
+  std::string per_thousand_requests;  // a validated decimal string, e.g. "0.40"
+  bool operator==(const Plan&) const = default;
+};
+
 // An APIConsumer with its credentials as the proxy checks them. API keys are kept only as
 // SHA-256 digests; a Basic password as its bcrypt hash or the SHA-256 digest of the plain one.
 // None of it is written by toJson.
@@ -136,6 +171,8 @@ struct Consumer {
   std::string basic_username;
   std::string basic_password;  // "$2b$..." (bcrypt) or "sha256:<hex>"
   std::string jwt_subject;     // the consumerClaim value of this consumer's tokens
+  std::string display_name;
+  Plan plan;
   bool operator==(const Consumer&) const = default;
 };
 
@@ -169,6 +206,7 @@ struct Route {
   // served (APIRoute tls.clientValidation without optional); others get 403.
   bool client_cert_required = false;
   std::optional<AuthPolicy> auth;  // none: no authentication
+  std::optional<RateLimitPolicy> rate_limit;
   bool operator==(const Route&) const = default;
 };
 

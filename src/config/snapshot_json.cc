@@ -10,6 +10,12 @@ NLOHMANN_JSON_SERIALIZE_ENUM(PathType, {{PathType::Exact, "Exact"},
 NLOHMANN_JSON_SERIALIZE_ENUM(StringMatchType, {{StringMatchType::Exact, "Exact"},
                                                {StringMatchType::RegularExpression,
                                                 "RegularExpression"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(RateLimitKey, {{RateLimitKey::Consumer, "Consumer"},
+                                            {RateLimitKey::ClientIP, "ClientIP"},
+                                            {RateLimitKey::Route, "Route"},
+                                            {RateLimitKey::Header, "Header"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(QuotaPeriod,
+                             {{QuotaPeriod::Day, "day"}, {QuotaPeriod::Month, "month"}})
 
 // Optional and defaulted fields are written only when set, so golden files stay readable.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PathMatch, type, value)
@@ -65,6 +71,69 @@ RouteMatch matchFromJson(const nlohmann::json& j) {
   return m;
 }
 
+// Rate limits are written whole (burst and key included, even at their defaults): a reader of
+// /config should not have to know the defaults to see what is counted.
+nlohmann::json rateLimitToJson(const RateLimit& l) {
+  nlohmann::json j = {
+      {"requests", l.requests}, {"period_ms", l.period_ms}, {"burst", l.burst}, {"key", l.key}};
+  if (!l.header.empty()) j["header"] = l.header;
+  return j;
+}
+
+RateLimit rateLimitFromJson(const nlohmann::json& j) {
+  RateLimit l;
+  l.requests = j.at("requests").get<uint64_t>();
+  l.period_ms = j.at("period_ms").get<uint64_t>();
+  l.burst = j.value("burst", uint64_t{0});
+  l.key = j.value("key", RateLimitKey::Consumer);
+  l.header = j.value("header", std::string());
+  return l;
+}
+
+nlohmann::json rateLimitPolicyToJson(const RateLimitPolicy& p) {
+  nlohmann::json limits = nlohmann::json::array();
+  for (const auto& l : p.limits) limits.push_back(rateLimitToJson(l));
+  return {{"scope", p.scope}, {"global", p.global}, {"limits", std::move(limits)}};
+}
+
+RateLimitPolicy rateLimitPolicyFromJson(const nlohmann::json& j) {
+  RateLimitPolicy p;
+  p.scope = j.value("scope", std::string());
+  p.global = j.value("global", false);
+  for (const auto& l : j.value("limits", nlohmann::json::array())) {
+    p.limits.push_back(rateLimitFromJson(l));
+  }
+  return p;
+}
+
+// Plans are not secret (they are what a consumer was sold), so all of a plan is written; each
+// part only when set.
+nlohmann::json planToJson(const Plan& p) {
+  nlohmann::json j = nlohmann::json::object();
+  if (p.rate_limit) j["rate_limit"] = rateLimitToJson(*p.rate_limit);
+  if (p.quota_requests != 0 || p.quota_period != Plan{}.quota_period) {
+    j["quota"] = {{"requests", p.quota_requests}, {"period", p.quota_period}};
+  }
+  if (!p.currency.empty() || !p.per_thousand_requests.empty()) {
+    j["pricing"] = {{"currency", p.currency}, {"per_thousand_requests", p.per_thousand_requests}};
+  }
+  return j;
+}
+
+Plan planFromJson(const nlohmann::json& j) {
+  Plan p;
+  if (j.contains("rate_limit")) p.rate_limit = rateLimitFromJson(j["rate_limit"]);
+  if (j.contains("quota")) {
+    p.quota_requests = j["quota"].value("requests", uint64_t{0});
+    p.quota_period = j["quota"].value("period", p.quota_period);
+  }
+  if (j.contains("pricing")) {
+    p.currency = j["pricing"].value("currency", std::string());
+    p.per_thousand_requests = j["pricing"].value("per_thousand_requests", std::string());
+  }
+  return p;
+}
+
 nlohmann::json backendToJson(const WeightedBackend& b) {
   nlohmann::json j = {{"cluster", b.cluster}, {"weight", b.weight}};
   if (!b.unresolved_reason.empty()) j["unresolved_reason"] = b.unresolved_reason;
@@ -118,6 +187,7 @@ nlohmann::json routeToJson(const Route& r) {
     if (a.strip_credentials) auth["strip_credentials"] = true;
     j["auth"] = std::move(auth);
   }
+  if (r.rate_limit) j["rate_limit"] = rateLimitPolicyToJson(*r.rate_limit);
   return j;
 }
 
@@ -175,6 +245,7 @@ Route routeFromJson(const nlohmann::json& j) {
     auth.strip_credentials = a.value("strip_credentials", false);
     r.auth = std::move(auth);
   }
+  if (j.contains("rate_limit")) r.rate_limit = rateLimitPolicyFromJson(j["rate_limit"]);
   return r;
 }
 
@@ -217,12 +288,15 @@ nlohmann::json toJson(const ConfigSnapshot& snapshot) {
   if (!snapshot.consumers.empty()) {
     auto& consumers = doc["consumers"] = nlohmann::json::array();
     for (const auto& c : snapshot.consumers) {
-      consumers.push_back({{"namespace", c.ns},
-                           {"name", c.name},
-                           {"groups", c.groups},
-                           {"api_keys", c.api_key_sha256.size()},
-                           {"basic_auth", !c.basic_username.empty()},
-                           {"jwt", !c.jwt_subject.empty()}});
+      nlohmann::json consumer = {{"namespace", c.ns},
+                                 {"name", c.name},
+                                 {"groups", c.groups},
+                                 {"api_keys", c.api_key_sha256.size()},
+                                 {"basic_auth", !c.basic_username.empty()},
+                                 {"jwt", !c.jwt_subject.empty()}};
+      if (!c.display_name.empty()) consumer["display_name"] = c.display_name;
+      if (!(c.plan == Plan{})) consumer["plan"] = planToJson(c.plan);
+      consumers.push_back(std::move(consumer));
     }
   }
   return doc;
@@ -254,10 +328,15 @@ ConfigSnapshot snapshotFromJson(const nlohmann::json& doc) {
   }
   snapshot.default_certificate = doc.value("default_certificate", std::string());
   snapshot.invalid_tls_secrets = doc.value("invalid_tls_secrets", 0u);
+  // Consumers come back without credentials (toJson writes none).
   for (const auto& c : doc.value("consumers", nlohmann::json::array())) {
-    snapshot.consumers.push_back({c.value("namespace", std::string()),
-                                  c.value("name", std::string()),
-                                  c.value("groups", std::vector<std::string>{}), {}, "", ""});
+    Consumer consumer;
+    consumer.ns = c.value("namespace", std::string());
+    consumer.name = c.value("name", std::string());
+    consumer.groups = c.value("groups", std::vector<std::string>{});
+    consumer.display_name = c.value("display_name", std::string());
+    if (c.contains("plan")) consumer.plan = planFromJson(c["plan"]);
+    snapshot.consumers.push_back(std::move(consumer));
   }
   return snapshot;
 }

@@ -18,6 +18,56 @@ bool validPathValue(const PathMatch& p) {
   return !p.value.empty() && p.value.front() == '/';
 }
 
+// A bucket that never refills, or holds nothing, would refuse every request of the route.
+void checkRateLimit(const RateLimit& l, const std::string& where,
+                    std::vector<std::string>& problems) {
+  if (l.requests < 1) problems.push_back(where + ": requests must be at least 1");
+  if (l.period_ms < 1) problems.push_back(where + ": period must be at least 1 ms");
+  if (l.key == RateLimitKey::Header && l.header.empty()) {
+    problems.push_back(where + ": key Header needs a header name");
+  }
+  for (char c : l.header) {
+    if (c >= 'A' && c <= 'Z') {
+      problems.push_back(where + ": header name is not lower-case");
+      break;
+    }
+  }
+}
+
+// Same rule as the translator's isPriceDecimal (controller/translator/plan_reader.h, which the
+// IR cannot include): 1 to 12 digits, optionally '.' and 1 to 6 digits, so bills in
+// millionths never need rounding and fit 64 bits.
+bool isPriceDecimal(const std::string& s) {
+  auto digits = [](const std::string& t) {
+    return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
+  };
+  const size_t dot = s.find('.');
+  if (!digits(s.substr(0, dot)) || s.substr(0, dot).size() > 12) return false;
+  return dot == std::string::npos || (digits(s.substr(dot + 1)) && s.size() - dot - 1 <= 6);
+}
+
+void checkPlan(const Consumer& c, std::vector<std::string>& problems) {
+  const std::string where = "consumer " + c.ns + "/" + c.name + ": plan";
+  if (c.plan.rate_limit) {
+    checkRateLimit(*c.plan.rate_limit, where + " rate limit", problems);
+    if (c.plan.rate_limit->key != RateLimitKey::Consumer) {
+      problems.push_back(where + " rate limit: key must be Consumer");
+    }
+  }
+  if (c.plan.currency.empty() != c.plan.per_thousand_requests.empty()) {
+    problems.push_back(where + ": pricing needs both a currency and a price");
+  }
+  if (!c.plan.currency.empty() &&
+      (c.plan.currency.size() != 3 ||
+       c.plan.currency.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos)) {
+    problems.push_back(where + ": currency '" + c.plan.currency + "' is not an ISO 4217 code");
+  }
+  if (!c.plan.per_thousand_requests.empty() && !isPriceDecimal(c.plan.per_thousand_requests)) {
+    problems.push_back(where + ": price '" + c.plan.per_thousand_requests +
+                       "' is not a decimal (1-12 digits, optionally '.' and 1-6 digits)");
+  }
+}
+
 }  // namespace
 
 const Cluster* findCluster(const ConfigSnapshot& snapshot, const std::string& name) {
@@ -71,6 +121,15 @@ std::vector<std::string> validate(const ConfigSnapshot& snapshot) {
           (r.direct_response->status < 200 || r.direct_response->status > 599)) {
         problems.push_back(where + ": direct response status out of range");
       }
+      if (r.rate_limit) {
+        if (r.rate_limit->limits.empty()) problems.push_back(where + ": rate limit without limits");
+        // Routes with one scope share buckets: an empty one would join unrelated routes.
+        if (r.rate_limit->scope.empty()) problems.push_back(where + ": rate limit without scope");
+        for (size_t i = 0; i < r.rate_limit->limits.size(); ++i) {
+          checkRateLimit(r.rate_limit->limits[i], where + ": rate limit " + std::to_string(i),
+                         problems);
+        }
+      }
     }
   }
   std::set<std::string> certificates;
@@ -92,6 +151,7 @@ std::vector<std::string> validate(const ConfigSnapshot& snapshot) {
   if (!snapshot.default_certificate.empty() && !certificates.count(snapshot.default_certificate)) {
     problems.push_back("unknown default certificate " + snapshot.default_certificate);
   }
+  for (const auto& c : snapshot.consumers) checkPlan(c, problems);
   return problems;
 }
 

@@ -7,9 +7,10 @@ kube-apiserver and replays the same cases). What this file proves:
   categories, status subresource and printer columns SPEC §3.2/§3.3/§8 ask for;
 - the schemas are structural, and bounded (maxLength/maxItems/maxProperties everywhere, which the
   API server's CEL cost estimator needs);
-- every field the translator (controller/translator/apiroute_translator.cc) reads exists at the
-  right place with the right type, its enums list the values the translator accepts, and the
-  schema defaults exactly what the translator defaults;
+- every field the translator (controller/translator/apiroute_translator.cc and the
+  rate_limit_reader.cc it reads policy.rateLimit with) reads exists at the right place with the
+  right type, its enums list the values the translator accepts, and the schema defaults exactly
+  what the translator defaults;
 - the APIRoutes of examples/, the translator's own APIRoute fixtures and a "full" object using
   every field validate; each deliberately bad object (one broken rule each) does not;
 - every CEL rule has a message and at least one bad object that only it rejects (the objects of
@@ -33,7 +34,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "crds"
-TRANSLATOR = REPO / "controller" / "translator" / "apiroute_translator.cc"
+TRANSLATOR_FILES = [REPO / "controller" / "translator" / name
+                    for name in ("apiroute_translator.cc", "rate_limit_reader.h",
+                                 "rate_limit_reader.cc")]
 
 GROUP = "atrium.dev"
 VERSION = "v1alpha1"
@@ -1203,7 +1206,8 @@ TRANSLATOR_FIELDS: dict[str, list[tuple[str, str]]] = {
     "insecureSkipVerify": [(f"{B}.tls.insecureSkipVerify", "boolean")],
     "serverName": [(f"{B}.tls.serverName", "string")],
     "caSecretRef": [(f"{B}.tls.caSecretRef", "object")],
-    "key": [(f"{B}.tls.caSecretRef.key", "string")],
+    "key": [(f"{B}.tls.caSecretRef.key", "string")]
+    + [(f"{p}.rateLimit.limits[].key", "string") for p in POL],
     "policy": [("spec.policy", "object"), ("spec.rules[].policy", "object")],
     "rules": [("spec.rules", "array")],
     "name": [("spec.rules[].name", "string"), (f"{M}.headers[].name", "string"),
@@ -1271,6 +1275,11 @@ TRANSLATOR_FIELDS: dict[str, list[tuple[str, str]]] = {
     "claim": [(f"{p}.auth.jwt.claimsToHeaders[].claim", "string") for p in POL],
     "consumerClaim": [(f"{p}.auth.jwt.consumerClaim", "string") for p in POL],
     "rateLimit": [(f"{p}.rateLimit", "object") for p in POL],
+    "limits": [(f"{p}.rateLimit.limits", "array") for p in POL],
+    "requests": [(f"{p}.rateLimit.limits[].requests", "integer") for p in POL],
+    "period": [(f"{p}.rateLimit.limits[].period", "string") for p in POL],
+    "burst": [(f"{p}.rateLimit.limits[].burst", "integer") for p in POL],
+    "scope": [(f"{p}.rateLimit.scope", "string") for p in POL],
     "cache": [(f"{p}.cache", "object") for p in POL],
     "retries": [(f"{p}.retries", "object") for p in POL],
     "circuitBreaker": [(f"{p}.circuitBreaker", "object") for p in POL],
@@ -1294,7 +1303,23 @@ READ_TYPES = {"string": {"string"}, "integer": {"integer"}, "boolean": {"boolean
 
 
 def translator_source() -> str:
-    return TRANSLATOR.read_text()
+    return "\n".join(path.read_text() for path in TRANSLATOR_FILES)
+
+
+def field_map_problems(root: dict, fields: dict, literals: set) -> list[str]:
+    """Each key of a translator field map is still read, and sits in the schema at every place
+    the map gives, with the type the map gives."""
+    problems = []
+    for key, places in fields.items():
+        if key not in literals:
+            problems.append(f"{key}: listed here but no longer read by the translator")
+        for path, typ in places:
+            node = resolve(root, path)
+            if node is None:
+                problems.append(f"{key}: {path} is missing from the schema")
+            elif schema_type(node) != typ:
+                problems.append(f"{key}: {path} is {schema_type(node)!r}, expected {typ!r}")
+    return problems
 
 
 def test_every_translator_field_is_in_the_schema(crds):
@@ -1304,16 +1329,7 @@ def test_every_translator_field_is_in_the_schema(crds):
     assert not unmapped, (f"the translator reads {sorted(unmapped)}: add them to the CRD schema "
                           "and to TRANSLATOR_FIELDS")
     root = root_schema(crds["APIRoute"])
-    problems = []
-    for key, places in TRANSLATOR_FIELDS.items():
-        if key not in literals:
-            problems.append(f"{key}: listed here but no longer read by the translator")
-        for path, typ in places:
-            node = resolve(root, path)
-            if node is None:
-                problems.append(f"{key}: {path} is missing from the schema")
-            elif schema_type(node) != typ:
-                problems.append(f"{key}: {path} is {schema_type(node)!r}, expected {typ!r}")
+    problems = field_map_problems(root, TRANSLATOR_FIELDS, literals)
     # The way the translator reads each key must fit the type of at least one of its places.
     reads = re.findall(r"\br\.(string|integer|boolean|object|array)\([^;]*?\"([a-zA-Z]+)\"\)",
                        source)
@@ -1324,6 +1340,56 @@ def test_every_translator_field_is_in_the_schema(crds):
         types = {typ for _, typ in TRANSLATOR_FIELDS.get(key, [])}
         if not types & READ_TYPES[how]:
             problems.append(f"{key}: read as {how} but the schema has {sorted(types)}")
+    assert not problems, "\n".join(problems)
+
+
+# The same for the APIConsumer translator (consumer_translator.cc, and plan_reader.cc for
+# spec.plan; plan.rateLimit's bucket fields are read by rate_limit_reader.cc, checked above).
+CONSUMER_TRANSLATOR_FILES = [REPO / "controller" / "translator" / name
+                             for name in ("consumer_translator.cc", "plan_reader.cc")]
+CREDS = "spec.credentials"
+CONSUMER_TRANSLATOR_FIELDS: dict[str, list[tuple[str, str]]] = {
+    "spec": [("spec", "object")],
+    "displayName": [("spec.displayName", "string")],
+    "groups": [("spec.groups", "array")],
+    "credentials": [(CREDS, "object")],
+    "apiKeys": [(f"{CREDS}.apiKeys", "array")],
+    "secretRef": [(f"{CREDS}.apiKeys[].secretRef", "object"),
+                  (f"{CREDS}.basicAuth.secretRef", "object")],
+    "name": [(f"{CREDS}.apiKeys[].secretRef.name", "string"),
+             (f"{CREDS}.basicAuth.secretRef.name", "string")],
+    "key": [(f"{CREDS}.apiKeys[].secretRef.key", "string")],
+    "basicAuth": [(f"{CREDS}.basicAuth", "object")],
+    "jwt": [(f"{CREDS}.jwt", "object")],
+    "subject": [(f"{CREDS}.jwt.subject", "string")],
+    "plan": [("spec.plan", "object")],
+    "rateLimit": [("spec.plan.rateLimit", "object")],
+    "quota": [("spec.plan.quota", "object")],
+    "requests": [("spec.plan.quota.requests", "integer")],
+    "period": [("spec.plan.quota.period", "string")],
+    "pricing": [("spec.plan.pricing", "object")],
+    "currency": [("spec.plan.pricing.currency", "string")],
+    "perThousandRequests": [("spec.plan.pricing.perThousandRequests", "string")],
+}
+CONSUMER_TRANSLATOR_VALUES = {"data", "username", "password",  # a Secret's data and Basic keys
+                              "day", "month"}  # quota periods
+
+
+def test_every_consumer_translator_field_is_in_the_schema(crds):
+    source = "\n".join(path.read_text() for path in CONSUMER_TRANSLATOR_FILES)
+    literals = set(re.findall(r'"([a-z][A-Za-z]*)"', source))
+    unmapped = literals - set(CONSUMER_TRANSLATOR_FIELDS) - CONSUMER_TRANSLATOR_VALUES
+    assert not unmapped, (f"the consumer translator reads {sorted(unmapped)}: add them to the "
+                          "CRD schema and to CONSUMER_TRANSLATOR_FIELDS")
+    root = root_schema(crds["APIConsumer"])
+    problems = field_map_problems(root, CONSUMER_TRANSLATOR_FIELDS, literals)
+    # plan.rateLimit is read by readRateLimit without a key: its bucket fields must be there.
+    for field, typ in (("requests", "integer"), ("period", "string"), ("burst", "integer")):
+        node = resolve(root, f"spec.plan.rateLimit.{field}")
+        assert node is not None and schema_type(node) == typ, field
+    assert resolve(root, "spec.plan.rateLimit.key") is None
+    assert resolve(root, "spec.plan.quota.period")["enum"] == ["day", "month"]
+    assert resolve(root, "spec.plan.pricing.currency")["pattern"] == "^[A-Z]{3}$"
     assert not problems, "\n".join(problems)
 
 
@@ -1362,6 +1428,22 @@ def test_enums_list_what_the_translator_accepts(crds):
     assert (status["minimum"], status["maximum"]) == (200, 599)
     for port in (f"{F}.redirect.port", f"{B}.service.port"):
         assert (resolve(root, port)["minimum"], resolve(root, port)["maximum"]) == (1, 65535)
+    # policy.rateLimit: scope values, key forms and the bounds of counts and of the limit list.
+    for place in POL:
+        assert resolve(root, f"{place}.rateLimit.scope")["enum"] == ["Local", "Global"]
+        limits = resolve(root, f"{place}.rateLimit.limits")
+        assert (limits["minItems"], limits["maxItems"]) == (1, 8)
+        for field, minimum in (("requests", 1), ("burst", 0)):
+            node = resolve(root, f"{place}.rateLimit.limits[].{field}")
+            assert (node["minimum"], node["maximum"]) == (minimum, 1000000000)
+        assert resolve(root, f"{place}.rateLimit.limits[].key")["pattern"].startswith(
+            "^(Consumer|ClientIP|Route|Header:")
+    for value in ("Local", "Global", "Consumer", "ClientIP", "Route", "Header:"):
+        assert f'"{value}' in source, value
+    assert "kMaxRateLimitCount = 1'000'000'000" in source
+    assert "kMaxRateLimits = 8" in source
+    assert "*requests < 1 || *requests > kMaxRateLimitCount" in source
+    assert "*burst < 0 || *burst > kMaxRateLimitCount" in source
     # Managed headers: the CEL rules name exactly the translator's kManaged set.
     managed = re.search(r"kManaged = \{(.*?)\};", source, re.S).group(1)
     managed = sorted(re.findall(r'"([a-z-]+)"', managed))

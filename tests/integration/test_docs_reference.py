@@ -173,6 +173,57 @@ def test_aggregate_mark_matches_the_binary(tmp_path):
         "spec.rules[].aggregate"), lines
 
 
+def consumer(spec: dict) -> dict:
+    return {"apiVersion": "atrium.dev/v1alpha1", "kind": "APIConsumer",
+            "metadata": {"name": "acme", "namespace": "default"}, "spec": spec}
+
+
+def test_rate_limit_and_plan_are_implemented(tmp_path):
+    # Nothing in the reference marks them, the binary takes them as written ...
+    assert documented("spec.policy.rateLimit") == "implemented"
+    assert documented("spec.rules[].policy.rateLimit") == "implemented"
+    assert documented("spec.plan", "APIConsumer") == "implemented"
+    limits = {"limits": [{"requests": 100, "period": "1m30s", "burst": 20, "key": "ClientIP"},
+                         {"requests": 5000, "period": "1d", "key": "Header:X-Tenant"}],
+              "scope": "Global"}
+    for docs in (route(policy={"rateLimit": limits}), route(rule_policy={"rateLimit": limits})):
+        code, lines = check(tmp_path, docs)
+        assert code == 0, lines
+        assert not [line for line in lines if "rateLimit" in line], lines
+    code, lines = check(tmp_path, [consumer(CONSUMER_SAMPLES["plan"])])
+    assert code == 0, lines
+    assert not [line for line in lines if "spec.plan" in line], lines
+
+    # ... and refuses them with their field path when they cannot be enforced as written: the
+    # route (or the rule, or the consumer) is then not served.
+    bad = {"limits": [{"requests": 10, "period": "60"}]}
+    for where, docs in (("spec.policy", route(policy={"rateLimit": bad})),
+                        ("spec.rules[0].policy", route(rule_policy={"rateLimit": bad}))):
+        code, lines = check(tmp_path, docs)
+        assert code != 0, lines
+        assert any(not line.startswith("warning:") and
+                   f": {where}.rateLimit.limits[0].period: invalid duration" in line
+                   for line in lines), lines
+    code, lines = check(tmp_path, [consumer({"plan": {"pricing": {"currency": "usd",
+                                                                   "perThousandRequests": "1"}}})])
+    assert code != 0, lines
+    assert any(": spec.plan.pricing.currency: " in line and not line.startswith("warning:")
+               for line in lines), lines
+
+
+def test_per_consumer_limit_without_auth_is_a_warning(tmp_path):
+    # The key defaults to Consumer; on a route that authenticates nobody the client IP is counted.
+    code, lines = check(tmp_path, route(policy={"rateLimit": POLICY_SAMPLES["rateLimit"]}))
+    assert code == 0, lines
+    warning = ("spec.policy.rateLimit.limits[0].key: no consumer is authenticated on this route; "
+               "the client IP is used")
+    assert any(line.startswith("warning:") and f": {warning}" in line for line in lines), lines
+    with_auth = {"auth": POLICY_SAMPLES["auth"], "rateLimit": POLICY_SAMPLES["rateLimit"]}
+    code, lines = check(tmp_path, route(policy=with_auth))
+    assert code == 0, lines
+    assert not [line for line in lines if "rateLimit" in line], lines
+
+
 def test_reference_example_uses_only_implemented_fields(tmp_path):
     example = yaml.safe_load(gen.FULL_EXAMPLES["APIRoute"])
     code, lines = check(tmp_path, [example])
@@ -188,7 +239,9 @@ CONSUMER_SAMPLES = {
     "credentials": {"apiKeys": [{"secretRef": {"name": "acme-key", "key": "key"}}],
                     "basicAuth": {"secretRef": {"name": "acme-basic"}}},
     "credentials.jwt": {"jwt": {"subject": "acme"}},
-    "plan": {"rateLimit": {"requests": 50, "period": "1s"}},
+    "plan": {"rateLimit": {"requests": 50, "period": "1s", "burst": 100},
+             "quota": {"requests": 1000000, "period": "month"},
+             "pricing": {"currency": "USD", "perThousandRequests": "0.40"}},
 }
 CONSUMER_SECRETS = [
     {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "acme-key", "namespace": "default"},

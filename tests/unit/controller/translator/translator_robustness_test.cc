@@ -51,7 +51,8 @@ TEST(TranslatorRobustness, AnyFieldOfAnyTypeIsReportedNeverThrown) {
     text << in.rdbuf();
     manifests::LoadResult loaded;
     manifests::parseManifestText(text.str(), file, loaded);
-    for (const char* kind : {"Ingress", "APIRoute", "Service", "EndpointSlice", "IngressClass"}) {
+    for (const char* kind :
+         {"Ingress", "APIRoute", "Service", "EndpointSlice", "IngressClass", "APIConsumer"}) {
       for (const auto& [key, object] : loaded.objects.all(kind)) {
         forEachPointer(object.body, nlohmann::json::json_pointer(), [&](const nlohmann::json::json_pointer& ptr) {
           // The envelope is the loader's job; the translator gets objects that passed it.

@@ -43,6 +43,12 @@ ConfigSnapshot fullSnapshot() {
   api.max_request_body_bytes = std::numeric_limits<uint64_t>::max();
   api.ip_allow = {"10.0.0.0/8", "2001:db8::/32"};
   api.ip_deny = {"10.9.0.0/16"};
+  api.rate_limit = RateLimitPolicy{{{100, 60'000, 20, RateLimitKey::Consumer, ""},
+                                    {10, 1'000, 0, RateLimitKey::Header, "x-tenant"},
+                                    {5, 500, 1, RateLimitKey::ClientIP, ""},
+                                    {1, 86'400'000, 0, RateLimitKey::Route, ""}},
+                                   true,
+                                   "shop/orders"};
 
   Route redirect;
   redirect.name = "shop/orders/moved";
@@ -54,6 +60,8 @@ ConfigSnapshot fullSnapshot() {
   direct.name = "shop/orders/health";
   direct.source = "APIRoute shop/orders";
   direct.direct_response = DirectResponse{503, "application/json", "{\"ok\":false}\n\u00e9"};
+  direct.rate_limit =
+      RateLimitPolicy{{{7, 1'000, 0, RateLimitKey::ClientIP, ""}}, false, "shop/orders/health"};
 
   Route fallback;
   fallback.name = "default/web";
@@ -67,6 +75,26 @@ ConfigSnapshot fullSnapshot() {
                 {"shop/orders-v2:8080", {{"10.1.0.1", 8080}}, false},
                 {"url:http://10.0.0.7:9000", {{"10.0.0.7", 9000}}, false},
                 {"shop/empty:80", {}, false}};
+
+  // Consumers as toJson writes them: without credentials (never written).
+  Consumer acme;
+  acme.ns = "shop";
+  acme.name = "acme";
+  acme.groups = {"gold", "beta"};
+  acme.display_name = "ACME Corp \u00e9";
+  acme.plan.rate_limit = RateLimit{50, 1'000, 100, RateLimitKey::Consumer, ""};
+  acme.plan.quota_requests = 1'000'000;
+  acme.plan.quota_period = QuotaPeriod::Day;
+  acme.plan.currency = "USD";
+  acme.plan.per_thousand_requests = "0.40";
+  Consumer quota_only;
+  quota_only.ns = "shop";
+  quota_only.name = "monthly";
+  quota_only.plan.quota_requests = 5;
+  Consumer bare;
+  bare.ns = "tools";
+  bare.name = "ci";
+  s.consumers = {acme, quota_only, bare};
   return s;
 }
 
@@ -105,6 +133,52 @@ TEST(SnapshotJson, DefaultsAreOmitted) {
     "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
     "backends": [{"cluster": "default/web:80", "weight": 1}]
   })"));
+}
+
+TEST(SnapshotJson, RateLimitAndPlanShape) {
+  const nlohmann::json doc = toJson(fullSnapshot());
+  EXPECT_EQ(doc["virtual_hosts"][1]["routes"][0]["rate_limit"], nlohmann::json::parse(R"({
+    "scope": "shop/orders", "global": true, "limits": [
+      {"requests": 100, "period_ms": 60000, "burst": 20, "key": "Consumer"},
+      {"requests": 10, "period_ms": 1000, "burst": 0, "key": "Header", "header": "x-tenant"},
+      {"requests": 5, "period_ms": 500, "burst": 1, "key": "ClientIP"},
+      {"requests": 1, "period_ms": 86400000, "burst": 0, "key": "Route"}]
+  })"));
+  EXPECT_FALSE(doc["virtual_hosts"][1]["routes"][1].contains("rate_limit"));  // none
+  // Plans are not secret: written whole, each part when set.
+  EXPECT_EQ(doc["consumers"], nlohmann::json::parse(R"([
+    {"namespace": "shop", "name": "acme", "display_name": "ACME Corp \u00e9",
+     "groups": ["gold", "beta"], "api_keys": 0, "basic_auth": false, "jwt": false,
+     "plan": {"rate_limit": {"requests": 50, "period_ms": 1000, "burst": 100, "key": "Consumer"},
+              "quota": {"requests": 1000000, "period": "day"},
+              "pricing": {"currency": "USD", "per_thousand_requests": "0.40"}}},
+    {"namespace": "shop", "name": "monthly", "groups": [], "api_keys": 0, "basic_auth": false,
+     "jwt": false, "plan": {"quota": {"requests": 5, "period": "month"}}},
+    {"namespace": "tools", "name": "ci", "groups": [], "api_keys": 0, "basic_auth": false,
+     "jwt": false}
+  ])"));
+}
+
+TEST(SnapshotJson, ConsumerCredentialsAreNeverWritten) {
+  ConfigSnapshot s;
+  Consumer c;
+  c.ns = "shop";
+  c.name = "acme";
+  c.api_key_sha256 = {"ab12"};
+  c.basic_username = "acme";
+  c.basic_password = "sha256:cd34";
+  c.jwt_subject = "acme-sub";
+  c.plan.rate_limit = RateLimit{1, 1'000, 0, RateLimitKey::Consumer, ""};
+  s.consumers = {c};
+  const std::string text = toJson(s).dump();
+  for (const char* secret : {"ab12", "cd34", "acme-sub"}) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << secret;
+  }
+  // What comes back is the consumer without them, plan included.
+  const ConfigSnapshot decoded = snapshotFromJson(toJson(s));
+  ASSERT_EQ(decoded.consumers.size(), 1u);
+  EXPECT_EQ(decoded.consumers[0].plan, c.plan);
+  EXPECT_TRUE(decoded.consumers[0].api_key_sha256.empty());
 }
 
 TEST(SnapshotJson, EnumNames) {
@@ -225,6 +299,59 @@ TEST(SnapshotValidate, EndpointsNeedAddressAndPort) {
   ConfigSnapshot s = fullSnapshot();
   s.clusters[1].endpoints.push_back({"10.1.0.2", 0});
   EXPECT_TRUE(mentions(validate(s), "endpoint without address or port"));
+}
+
+TEST(SnapshotValidate, RateLimitInvariants) {
+  auto problemsWith = [](auto&& change) {
+    ConfigSnapshot s = fullSnapshot();
+    change(*s.virtual_hosts[1].routes[0].rate_limit);
+    return validate(s);
+  };
+  const std::string where = "route shop/orders/list-orders (host '*.example.com'): ";
+  EXPECT_TRUE(mentions(problemsWith([](RateLimitPolicy& p) { p.limits[0].requests = 0; }),
+                       where + "rate limit 0: requests must be at least 1"));
+  EXPECT_TRUE(mentions(problemsWith([](RateLimitPolicy& p) { p.limits[2].period_ms = 0; }),
+                       where + "rate limit 2: period must be at least 1 ms"));
+  EXPECT_TRUE(mentions(problemsWith([](RateLimitPolicy& p) { p.limits[1].header = ""; }),
+                       where + "rate limit 1: key Header needs a header name"));
+  EXPECT_TRUE(mentions(problemsWith([](RateLimitPolicy& p) { p.limits[1].header = "X-Tenant"; }),
+                       where + "rate limit 1: header name is not lower-case"));
+  EXPECT_TRUE(mentions(problemsWith([](RateLimitPolicy& p) { p.limits.clear(); }),
+                       where + "rate limit without limits"));
+  EXPECT_TRUE(mentions(problemsWith([](RateLimitPolicy& p) { p.scope.clear(); }),
+                       where + "rate limit without scope"));
+}
+
+TEST(SnapshotValidate, PlanInvariants) {
+  auto problemsWith = [](auto&& change) {
+    ConfigSnapshot s = fullSnapshot();
+    change(s.consumers[0].plan);
+    return validate(s);
+  };
+  const std::string where = "consumer shop/acme: plan";
+  EXPECT_TRUE(mentions(problemsWith([](Plan& p) { p.rate_limit->requests = 0; }),
+                       where + " rate limit: requests must be at least 1"));
+  EXPECT_TRUE(mentions(problemsWith([](Plan& p) { p.rate_limit->period_ms = 0; }),
+                       where + " rate limit: period must be at least 1 ms"));
+  EXPECT_TRUE(mentions(problemsWith([](Plan& p) { p.rate_limit->key = RateLimitKey::ClientIP; }),
+                       where + " rate limit: key must be Consumer"));
+  EXPECT_TRUE(mentions(problemsWith([](Plan& p) { p.currency.clear(); }),
+                       where + ": pricing needs both a currency and a price"));
+  EXPECT_TRUE(mentions(problemsWith([](Plan& p) { p.per_thousand_requests.clear(); }),
+                       where + ": pricing needs both a currency and a price"));
+  EXPECT_TRUE(mentions(problemsWith([](Plan& p) { p.currency = "usd"; }),
+                       where + ": currency 'usd' is not an ISO 4217 code"));
+  for (const char* price : {"1e3", "-1", ".5", "1.", "0.1234567", "1,5", "NaN", "1234567890123"}) {
+    EXPECT_TRUE(mentions(problemsWith([&](Plan& p) { p.per_thousand_requests = price; }),
+                         where + ": price '" + price +
+                             "' is not a decimal (1-12 digits, optionally '.' and 1-6 digits)"))
+        << price;
+  }
+  for (const char* price : {"0", "0.40", "12.000001", "999999999999.999999"}) {
+    EXPECT_EQ(joined(problemsWith([&](Plan& p) { p.per_thousand_requests = price; })), "") << price;
+  }
+  // No pricing at all, or no plan at all, is fine.
+  EXPECT_EQ(joined(problemsWith([](Plan& p) { p = Plan{}; })), "");
 }
 
 TEST(SnapshotValidate, FindCluster) {
