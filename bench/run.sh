@@ -11,6 +11,9 @@
 #   --proxies LIST      comma-separated subset of nginx,haproxy,atrium (default: all three)
 #   --auth              also measure Atrium with API-key auth and with RS256 JWT auth (same
 #                       process, other hosts; needs python3 with `cryptography`)
+#   --ratelimit         also measure Atrium with a Local rate limit and with a Global one
+#                       decided in Redis (a redis-server started on loopback), against the plain
+#                       proxy in the same run; the limits are set too high to refuse anything
 # env: ROUNDS (3) DURATION (seconds, 10) CONNECTIONS (50) WRK_THREADS (2) WARMUP (seconds, 2)
 #      PROXY_THREADS (2) ECHO_THREADS (1) BUILD_DIR (build-bench) BUILD_JOBS (2)
 #      ATRIUM_BIN / ECHO_BACKEND_BIN / ROUTE_BENCH_BIN (use these binaries instead of building)
@@ -31,6 +34,7 @@ build_jobs="${BUILD_JOBS:-2}"
 
 out_file=""
 auth=false
+ratelimit=false
 route_bench=false
 run_proxies=true
 proxies="nginx,haproxy,atrium"
@@ -47,6 +51,7 @@ while [ $# -gt 0 ]; do
     --proxies) [ $# -ge 2 ] || die "--proxies needs a list"; proxies="$2"; shift 2 ;;
     --proxies=*) proxies="${1#--proxies=}"; shift ;;
     --auth) auth=true; shift ;;
+    --ratelimit) ratelimit=true; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -158,6 +163,7 @@ declare -A port rps_runs p99_runs errors_total label
 label[direct]="echo-backend (direct)"; label[nginx]="nginx"; label[haproxy]="HAProxy"
 label[atrium]="Atrium"
 label[atrium-apikey]="Atrium + API key"; label[atrium-jwt]="Atrium + RS256 JWT"
+label[atrium-local-rl]="Atrium + Local limit"; label[atrium-global-rl]="Atrium + Global limit (Redis)"
 declare -A headers
 
 # One wrk run; appends req/s and p99 (ms) to the proxy's lists, and counts errors.
@@ -334,10 +340,41 @@ EOF
       headers[atrium-apikey]="Host: apikey.bench"$'\n'"X-API-Key: $api_key"
       headers[atrium-jwt]="Host: jwt.bench"$'\n'"Authorization: Bearer $jwt"
     fi
+    redis_args=()
+    if $ratelimit; then
+      command -v redis-server >/dev/null || die "--ratelimit needs redis-server (apt install redis-server)"
+      read -r p_redis < <(free_ports 1)
+      start redis redis-server --port "$p_redis" --bind 127.0.0.1 --save "" --appendonly no
+      for _ in $(seq 100); do
+        redis-cli -p "$p_redis" ping >/dev/null 2>&1 && break
+        sleep 0.05
+      done
+      redis_args=(--redis "redis://127.0.0.1:$p_redis")
+      # Limits far above what the run can send: every decision is taken, none refuses, so the
+      # numbers compare the cost of deciding rather than the cost of 429s.
+      for scope in Local Global; do
+        lower="$(tr '[:upper:]' '[:lower:]' <<<"$scope")"
+        cat >"$tmp/manifests/rl-$lower.yaml" <<EOF
+apiVersion: atrium.dev/v1alpha1
+kind: APIRoute
+metadata: {name: rl-$lower, namespace: default}
+spec:
+  hostnames: ["$lower-rl.bench"]
+  policy:
+    rateLimit:
+      scope: $scope
+      limits: [{requests: 1000000000, period: 1s, key: ClientIP}]
+  rules:
+  - backends: [{service: {name: echo, port: 80}}]
+EOF
+        port[atrium-$lower-rl]=$p_atrium
+        headers[atrium-$lower-rl]="Host: $lower-rl.bench"
+      done
+    fi
     start atrium "$atrium_bin" --manifests "$tmp/manifests" --threads "$proxy_threads" \
       --bind 127.0.0.1 --http-port "${port[atrium]}" --https-port "$p_https" \
       --admin-bind 127.0.0.1 --admin-port "$p_admin" --access-log off --log-level warn \
-      --drain-timeout 1s
+      --drain-timeout 1s "${redis_args[@]}"
     wait_for atrium "http://127.0.0.1:$p_admin/readyz"
     wait_for atrium "http://127.0.0.1:${port[atrium]}/" '"service":"echo"'
   fi
@@ -349,6 +386,15 @@ EOF
       curl -fsS -o /dev/null -H "$(sed -n 1p <<<"${headers[$p]}")" \
         -H "$(sed -n 2p <<<"${headers[$p]}")" "http://127.0.0.1:${port[$p]}/" ||
         die "$p: an authenticated request failed"
+      order+=("$p")
+    done
+  fi
+  if $ratelimit && wants atrium; then
+    wait_for atrium "http://127.0.0.1:$p_admin/metrics" 'atrium_redis_up 1'
+    for p in atrium-local-rl atrium-global-rl; do
+      curl -fsS -o /dev/null -D "$tmp/$p.headers" -H "${headers[$p]}" "http://127.0.0.1:${port[$p]}/" ||
+        die "$p: a rate-limited request failed"
+      grep -qi '^RateLimit-Limit:' "$tmp/$p.headers" || die "$p: no RateLimit headers: is the limit applied?"
       order+=("$p")
     done
   fi
@@ -398,6 +444,11 @@ EOF
       if wants haproxy; then
         r="$(ratio "${rps_med[atrium]}" "${rps_med[haproxy]}")"
         echo "| Atrium / HAProxy req/s ≥ 1.0 | $r | $(verdict "$r" 1.0 ge) |"
+      fi
+      if $ratelimit; then
+        for p in atrium-local-rl atrium-global-rl; do
+          echo "| ${label[$p]} / Atrium plain req/s | $(ratio "${rps_med[$p]}" "${rps_med[atrium]}") | |"
+        done
       fi
       if $auth; then
         for p in atrium-apikey atrium-jwt; do

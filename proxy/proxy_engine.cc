@@ -10,6 +10,10 @@
 #include "proxy/server/proxy_config.h"
 #include "proxy/server/worker.h"
 #include "proxy/filters/jwks_fetcher.h"
+#include "proxy/http/client_ip.h"
+#include "proxy/metering/usage_persister.h"
+#include "proxy/ratelimit/rate_limiter.h"
+#include "proxy/redis/redis_url.h"
 #include "proxy/tls/tls_server.h"
 
 namespace atrium::proxy {
@@ -19,24 +23,59 @@ ProxyEngine::ProxyEngine(ProxyOptions options)
       metrics_(std::make_unique<observability::Metrics>(std::max(1u, options_.threads))),
       jwks_(std::make_unique<filters::JwksFetcher>()),
       tls_(std::make_unique<tls::TlsServer>()),
-      self_ports_(std::make_shared<SelfPorts>()) {}
+      self_ports_(std::make_shared<SelfPorts>()),
+      limits_(std::make_unique<ratelimit::SharedLimitState>()),
+      trusted_proxies_(std::make_unique<http::TrustedProxies>()) {
+  limits_->metrics = &metrics_->limits;
+  limits_->replicas = std::max(1u, options_.replicas);
+  limits_->wall_offset_s = options_.clock_offset_s;
+}
 
 void ProxyEngine::protectAdminPort(uint16_t port) { self_ports_->admin = port; }
 
 ProxyEngine::~ProxyEngine() {
   for (auto& w : workers_) w->stop();
+  workers_.clear();
+  if (persister_) persister_->stop();
+}
+
+void ProxyEngine::prepareLimits() {
+  std::string error;
+  if (!options_.trusted_proxies.empty()) {
+    auto trusted = http::TrustedProxies::parse(options_.trusted_proxies, error);
+    if (!trusted) throw std::runtime_error(error);
+    *trusted_proxies_ = std::move(*trusted);
+  }
+  if (!options_.redis.empty()) {
+    auto url = redis::parseRedisUrl(options_.redis, error);
+    if (!url) throw std::runtime_error(error);
+    redis_url_ = std::make_unique<redis::RedisUrl>(std::move(*url));
+    limits_->redis_configured = true;
+    spdlog::info("redis: Global limits, plans, quotas and usage are shared through {}",
+                 redis::describe(*redis_url_));
+    if (!options_.state_dir.empty()) {
+      spdlog::info("--state-dir is not used with --redis: usage and quotas live in Redis");
+    }
+  } else if (!options_.state_dir.empty()) {
+    persister_ = std::make_unique<metering::UsagePersister>(options_.state_dir, limits_->usage);
+    persister_->load();
+    persister_->start();
+  }
 }
 
 void ProxyEngine::start() {
   boost::system::error_code ec;
   auto address = boost::asio::ip::make_address(options_.bind, ec);
   if (ec) throw std::runtime_error("invalid --bind address \"" + options_.bind + "\"");
+  prepareLimits();
   auto sink = observability::AccessLogSink::open(options_.access_log);
   const unsigned threads = std::max(1u, options_.threads);
   uint16_t port = options_.http_port;
   uint16_t tls_port = options_.https_port;
   for (unsigned i = 0; i < threads; ++i) {
-    auto worker = std::make_unique<server::Worker>(i, options_, *metrics_, sink, *tls_, self_ports_);
+    server::Worker::Shared shared{limits_.get(), trusted_proxies_.get(), redis_url_.get()};
+    auto worker = std::make_unique<server::Worker>(i, options_, *metrics_, sink, *tls_, self_ports_,
+                                                   shared);
     try {
       // The first worker may pick an ephemeral port; the others join it.
       port = worker->listen({address, port});
@@ -115,6 +154,8 @@ void ProxyEngine::drain(std::chrono::milliseconds timeout) {
     spdlog::warn("drain timeout reached with {} connection(s) still open; closing them", left);
   }
   for (auto& w : workers_) w->stop();
+  // Every request is counted now: the last write of the usage file.
+  if (persister_) persister_->stop();
 }
 
 }  // namespace atrium::proxy

@@ -27,6 +27,18 @@ class TlsServer;
 namespace filters {
 class JwksFetcher;
 }
+namespace ratelimit {
+struct SharedLimitState;
+}
+namespace metering {
+class UsagePersister;
+}
+namespace http {
+class TrustedProxies;
+}
+namespace redis {
+struct RedisUrl;
+}
 
 // This process's own ports, which upstream connections to loopback must not reach.
 struct SelfPorts {
@@ -50,6 +62,12 @@ struct ProxyOptions {
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds idle_timeout{60'000};
   uint32_t max_header_bytes = 64 * 1024;
+  // Rate limits, quotas, usage (SPEC §5.3, §5.6).
+  std::string redis;            // --redis URL; empty: everything is counted in this replica
+  unsigned replicas = 1;        // --replicas: Global limits are divided by it while Redis is down
+  std::string trusted_proxies;  // --trusted-proxies CIDRs
+  std::string state_dir;        // --state-dir: usage and quota counts persist here (no Redis)
+  int64_t clock_offset_s = 0;   // --clock-start: shifts the quota/usage calendar (tests, demos)
 };
 
 class ProxyEngine {
@@ -80,8 +98,15 @@ class ProxyEngine {
   void drain(std::chrono::milliseconds timeout);
 
   observability::Metrics& metrics() { return *metrics_; }
+  // Usage and quota counts of this replica, and the calendar they follow.
+  ratelimit::SharedLimitState& limits() { return *limits_; }
+  // The --redis server, or null.
+  const redis::RedisUrl* redisUrl() const { return redis_url_.get(); }
 
  private:
+  // Parses --trusted-proxies and --redis, loads --state-dir; throws a one-line reason.
+  void prepareLimits();
+
   ProxyOptions options_;
   std::unique_ptr<observability::Metrics> metrics_;
   // Declared before workers_ and current_, so destroyed after them: routes hold its sources.
@@ -91,6 +116,11 @@ class ProxyEngine {
   uint16_t https_port_ = 0;
   std::unique_ptr<tls::TlsServer> tls_;
   std::shared_ptr<SelfPorts> self_ports_;
+  // Workers hold references into these: ~ProxyEngine and drain() stop the workers first.
+  std::unique_ptr<ratelimit::SharedLimitState> limits_;
+  std::unique_ptr<http::TrustedProxies> trusted_proxies_;
+  std::unique_ptr<redis::RedisUrl> redis_url_;
+  std::unique_ptr<metering::UsagePersister> persister_;
 
   mutable std::mutex mutex_;  // guards current_ and generation_ (control thread + admin)
   std::shared_ptr<const server::ProxyConfig> current_;

@@ -11,7 +11,13 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "proxy/admin/admin_access.h"
 #include "proxy/http/error_reply.h"
+#include "proxy/metering/calendar.h"
+#include "proxy/metering/redis_usage_reader.h"
+#include "proxy/metering/usage_report.h"
+#include "proxy/ratelimit/rate_limiter.h"
+#include "proxy/redis/redis_client.h"
 #include "proxy/http/header_rules.h"
 #include "proxy/http/request_id.h"
 #include "proxy/observability/metrics.h"
@@ -38,21 +44,100 @@ struct AdminServer::Impl {
 
   Impl(AdminOptions o, ProxyEngine& e, AdminServer& s) : options(std::move(o)), engine(e), owner(s) {}
 
+  // Reads usage back from Redis for /usage (with --redis); lives on this thread's io.
+  std::unique_ptr<redis::RedisClient> redis;
+
   bool authorized(const bhttp::request<bhttp::string_body>& req, const net::ip::address& peer) const {
-    if (peer.is_loopback() ||
-        (peer.is_v6() && peer.to_v6().is_v4_mapped() &&
-         net::ip::make_address_v4(net::ip::v4_mapped, peer.to_v6()).is_loopback())) {
-      return true;
+    std::optional<std::string_view> authorization;
+    if (auto it = req.find(bhttp::field::authorization); it != req.end()) {
+      authorization = std::string_view(it->value().data(), it->value().size());
     }
-    if (options.token.empty()) return false;
-    auto it = req.find(bhttp::field::authorization);
-    if (it == req.end()) return false;
-    std::string_view value = it->value();
-    if (value.substr(0, 7) != "Bearer ") return false;
-    std::string_view presented = value.substr(7);
-    // Constant time, so response timing reveals nothing about the token.
-    return presented.size() == options.token.size() &&
-           CRYPTO_memcmp(presented.data(), options.token.data(), presented.size()) == 0;
+    return admin::adminAuthorized(peer.to_string(), authorization, options.token);
+  }
+
+  static void reply(bhttp::response<bhttp::string_body>& res, int status, std::string type,
+                    std::string body) {
+    res.result(static_cast<bhttp::status>(status));
+    res.set(bhttp::field::content_type, type);
+    res.body() = std::move(body);
+  }
+
+  static void refuse(bhttp::response<bhttp::string_body>& res) {
+    reply(res, 401, "application/json",
+          http::errorBody(401, "unauthorized", "a bearer token is required from outside loopback",
+                          http::newRequestId()));
+    res.set(bhttp::field::www_authenticate, "Bearer realm=\"atrium-admin\"");
+  }
+
+  // GET /usage: usage per consumer and route for a period, from Redis (with --redis) or this
+  // replica's own counts, as JSON or CSV.
+  net::awaitable<bhttp::response<bhttp::string_body>> usage(
+      const bhttp::request<bhttp::string_body>& req, const net::ip::address& peer) {
+    bhttp::response<bhttp::string_body> res{bhttp::status::ok, 11};
+    res.set(bhttp::field::server, "atrium");
+    auto& limits = engine.limits();
+    std::string_view target = req.target();
+    const size_t q = target.find('?');
+    std::string error;
+    auto query = metering::parseUsageQuery(
+        q == std::string_view::npos ? std::string_view() : target.substr(q + 1), limits.wallNow(),
+        error);
+    auto snapshot = engine.currentSnapshot();
+    std::vector<config::Consumer> consumers;
+    if (snapshot) consumers = snapshot->consumers;
+    if (!authorized(req, peer)) {
+      refuse(res);
+    } else if (!query) {
+      reply(res, 400, "application/json",
+            http::errorBody(400, "bad_request", error, http::newRequestId()));
+    } else if (!redis) {
+      auto rows = limits.usage.rows(metering::dayId(query->period.start),
+                                    metering::dayId(query->period.end));
+      if (query->csv) {
+        reply(res, 200, "text/csv; charset=utf-8", metering::usageCsv(*query, rows, consumers));
+      } else {
+        reply(res, 200, "application/json", metering::usageJson(*query, rows, consumers, "memory"));
+      }
+    } else {
+      std::vector<std::string> days;
+      for (int64_t t = query->period.start; t < query->period.end; t += 86'400) {
+        days.push_back(metering::dayId(t));
+      }
+      // The reads complete through callbacks on this thread; a timer set to never expire is
+      // the event the coroutine waits on. Shared, so a late callback never outlives it.
+      struct Wait {
+        explicit Wait(net::io_context& io) : event(io, std::chrono::steady_clock::time_point::max()) {}
+        net::steady_timer event;
+        bool done = false, ok = false;
+        std::vector<metering::UsageRow> rows;
+      };
+      auto wait = std::make_shared<Wait>(io);
+      metering::readUsageFromRedis(*redis, days, [wait](bool ok, std::vector<metering::UsageRow> rows) {
+        wait->done = true;
+        wait->ok = ok;
+        wait->rows = std::move(rows);
+        wait->event.cancel();
+      });
+      if (!wait->done) {
+        wait->event.expires_after(std::chrono::seconds(5));
+        co_await wait->event.async_wait(kNoThrow);
+      }
+      if (!wait->done || !wait->ok) {
+        reply(res, 503, "application/json",
+              http::errorBody(503, "usage_unavailable", "redis did not answer; retry later",
+                              http::newRequestId()));
+      } else if (query->csv) {
+        reply(res, 200, "text/csv; charset=utf-8", metering::usageCsv(*query, wait->rows, consumers));
+      } else {
+        reply(res, 200, "application/json",
+              metering::usageJson(*query, wait->rows, consumers, "redis"));
+      }
+    }
+    res.set(bhttp::field::date, http::httpDate());
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    if (req.method() == bhttp::verb::head) res.body().clear();
+    co_return res;
   }
 
   bhttp::response<bhttp::string_body> handle(const bhttp::request<bhttp::string_body>& req,
@@ -82,8 +167,7 @@ struct AdminServer::Impl {
       reply(200, "text/plain; version=0.0.4", engine.metrics().renderPrometheus());
     } else if (path == "/config" && get) {
       if (!authorized(req, peer)) {
-        error(401, "unauthorized", "a bearer token is required from outside loopback");
-        res.set(bhttp::field::www_authenticate, "Bearer realm=\"atrium-admin\"");
+        refuse(res);
       } else if (auto snapshot = engine.currentSnapshot()) {
         nlohmann::json doc = {{"generation", engine.metrics().config_generation.load()},
                               {"snapshot", config::toJson(*snapshot)}};
@@ -113,7 +197,18 @@ struct AdminServer::Impl {
       stream.expires_after(std::chrono::seconds(30));
       auto [rec, n] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
       if (rec) break;
-      auto res = handle(parser.get(), peer);
+      const auto& request = parser.get();
+      const std::string_view target = request.target();
+      const bool usage_request = target.substr(0, target.find('?')) == "/usage" &&
+                                 (request.method() == bhttp::verb::get ||
+                                  request.method() == bhttp::verb::head);
+      // (An if, not ?: — GCC 12 miscompiles co_await inside a conditional expression.)
+      bhttp::response<bhttp::string_body> res;
+      if (usage_request) {
+        res = co_await usage(request, peer);
+      } else {
+        res = handle(request, peer);
+      }
       const bool keep = res.keep_alive();
       stream.expires_after(std::chrono::seconds(30));
       bhttp::response_serializer<bhttp::string_body> sr{res};
@@ -154,6 +249,13 @@ void AdminServer::start() {
                              std::to_string(impl_->options.port) + ": " + e.code().message());
   }
   impl_->accept();
+  if (const auto* url = impl_->engine.redisUrl()) {
+    // Commands here are rare and may read a month of days: a generous per-command timeout.
+    redis::RedisClient::Options options;
+    options.command_timeout = std::chrono::milliseconds(2000);
+    impl_->redis = std::make_unique<redis::RedisClient>(impl_->io.get_executor(), *url, options);
+    impl_->redis->start();
+  }
   impl_->thread = std::thread([impl = impl_] {
     pthread_setname_np(pthread_self(), "atrium-admin");
     impl->io.run();
@@ -165,6 +267,8 @@ void AdminServer::stop() {
   if (!impl_->thread.joinable()) return;
   impl_->io.stop();
   impl_->thread.join();
+  if (impl_->redis) impl_->redis->stop();
+  impl_->redis.reset();
 }
 
 uint16_t AdminServer::port() const {

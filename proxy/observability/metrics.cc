@@ -115,14 +115,22 @@ void Metrics::countConsumerRequest(std::string_view consumer, std::string_view r
   ++shard.counts[key];
 }
 
-void RouteMetrics::render(const std::string& route, std::string& requests, std::string& durations,
-                          std::string& upstream_errors, std::string& auth_failures) const {
+void RouteMetrics::recordLimitRejection(LimitRejection reason) {
+  shard().limits[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void RouteMetrics::render(const std::string& route, RouteSeriesText& out) const {
+  std::string& requests = out.requests;
+  std::string& durations = out.durations;
+  std::string& upstream_errors = out.upstream_errors;
+  std::string& auth_failures = out.auth_failures;
   const std::string r = label(route);
   std::map<uint32_t, uint64_t> by_key;
   uint64_t overflow = 0, sum_us = 0, count = 0;
   std::array<uint64_t, kBuckets.size() + 1> buckets{};
   std::array<uint64_t, static_cast<size_t>(UpstreamErrorReason::kCount)> upstream{};
   std::array<uint64_t, static_cast<size_t>(AuthFailureReason::kCount)> auth{};
+  std::array<uint64_t, static_cast<size_t>(LimitRejection::kCount)> limits{};
   for (size_t s = 0; s < shard_count_; ++s) {
     const Shard& sh = shards_[s];
     for (const auto& slot : sh.slots) {
@@ -135,6 +143,14 @@ void RouteMetrics::render(const std::string& route, std::string& requests, std::
     count += sh.duration_count.load(std::memory_order_relaxed);
     for (size_t i = 0; i < upstream.size(); ++i) upstream[i] += sh.upstream[i].load(std::memory_order_relaxed);
     for (size_t i = 0; i < auth.size(); ++i) auth[i] += sh.auth[i].load(std::memory_order_relaxed);
+    for (size_t i = 0; i < limits.size(); ++i) limits[i] += sh.limits[i].load(std::memory_order_relaxed);
+  }
+  if (auto n = limits[static_cast<size_t>(LimitRejection::kRateLimited)]) {
+    out.ratelimit_rejections +=
+        fmt::format("atrium_ratelimit_rejections_total{{route=\"{}\"}} {}\n", r, n);
+  }
+  if (auto n = limits[static_cast<size_t>(LimitRejection::kQuotaExceeded)]) {
+    out.quota_rejections += fmt::format("atrium_quota_rejections_total{{route=\"{}\"}} {}\n", r, n);
   }
   for (const auto& [key, n] : by_key) {
     requests += fmt::format("atrium_requests_total{{route=\"{}\",method=\"{}\",code=\"{}\"}} {}\n", r,
@@ -180,13 +196,11 @@ void Metrics::setExtraRenderer(std::function<std::string()> renderer) {
 }
 
 std::string Metrics::renderPrometheus() const {
-  std::string requests, durations, upstream_errors, auth_failures;
+  RouteSeriesText series;
   std::function<std::string()> extra;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [name, m] : routes_) {
-      m->render(name, requests, durations, upstream_errors, auth_failures);
-    }
+    for (const auto& [name, m] : routes_) m->render(name, series);
     extra = extra_;
   }
   std::map<std::string, uint64_t> consumer_counts;
@@ -204,13 +218,17 @@ std::string Metrics::renderPrometheus() const {
   }
   std::string out;
   out += "# HELP atrium_requests_total Requests answered, by route, method and status code.\n";
-  out += "# TYPE atrium_requests_total counter\n" + requests;
+  out += "# TYPE atrium_requests_total counter\n" + series.requests;
   out += "# HELP atrium_request_duration_seconds Time from request start to response end.\n";
-  out += "# TYPE atrium_request_duration_seconds histogram\n" + durations;
+  out += "# TYPE atrium_request_duration_seconds histogram\n" + series.durations;
   out += "# HELP atrium_upstream_errors_total Failed upstream attempts, by route and reason.\n";
-  out += "# TYPE atrium_upstream_errors_total counter\n" + upstream_errors;
+  out += "# TYPE atrium_upstream_errors_total counter\n" + series.upstream_errors;
   out += "# HELP atrium_auth_failures_total Requests refused by authentication, by route and reason.\n";
-  out += "# TYPE atrium_auth_failures_total counter\n" + auth_failures;
+  out += "# TYPE atrium_auth_failures_total counter\n" + series.auth_failures;
+  out += "# HELP atrium_ratelimit_rejections_total Requests answered 429 by a rate limit, by route.\n";
+  out += "# TYPE atrium_ratelimit_rejections_total counter\n" + series.ratelimit_rejections;
+  out += "# HELP atrium_quota_rejections_total Requests answered 429 by a used-up quota, by route.\n";
+  out += "# TYPE atrium_quota_rejections_total counter\n" + series.quota_rejections;
   out += "# HELP atrium_consumer_requests_total Authenticated requests by consumer, route and code.\n";
   out += "# TYPE atrium_consumer_requests_total counter\n" + consumers;
   out += "# HELP atrium_active_connections Open client connections.\n";
@@ -231,6 +249,7 @@ std::string Metrics::renderPrometheus() const {
   out += "# HELP atrium_tls_invalid_secrets Secrets referenced for TLS that cannot be used now.\n";
   out += "# TYPE atrium_tls_invalid_secrets gauge\n";
   out += fmt::format("atrium_tls_invalid_secrets {}\n", tls_invalid_secrets.load());
+  out += limits.render();
   if (extra) out += extra();
   return out;
 }

@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/observability/limit_metrics.h"
+
 namespace atrium::proxy::observability {
 
 enum class UpstreamErrorReason : uint8_t { kConnectFailure, kTimeout, kReset, kProtocol, kCount };
@@ -22,6 +24,15 @@ const char* toString(UpstreamErrorReason reason);
 // route does not allow.
 enum class AuthFailureReason : uint8_t { kMissing, kInvalid, kForbidden, kCount };
 const char* toString(AuthFailureReason reason);
+
+// Why the gateway answered 429: a token bucket was empty, or the consumer's quota is used up.
+enum class LimitRejection : uint8_t { kRateLimited, kQuotaExceeded, kCount };
+
+// The text of each metric family, appended to by every route's render().
+struct RouteSeriesText {
+  std::string requests, durations, upstream_errors, auth_failures, ratelimit_rejections,
+      quota_rejections;
+};
 
 class RouteMetrics {
  public:
@@ -37,10 +48,10 @@ class RouteMetrics {
   void recordRequest(std::string_view method, int status, double seconds);
   void recordUpstreamError(UpstreamErrorReason reason);
   void recordAuthFailure(AuthFailureReason reason);
+  void recordLimitRejection(LimitRejection reason);
 
-  // Appends this route's series, summed over the shards, to `out` (Prometheus text format).
-  void render(const std::string& route, std::string& requests, std::string& durations,
-              std::string& upstream_errors, std::string& auth_failures) const;
+  // Appends this route's series, summed over the shards (Prometheus text format).
+  void render(const std::string& route, RouteSeriesText& out) const;
 
  private:
   // (method, status) → count in a small open-addressed table; keys are claimed with a CAS so
@@ -58,6 +69,7 @@ class RouteMetrics {
     std::atomic<uint64_t> duration_count{0};
     std::array<std::atomic<uint64_t>, static_cast<size_t>(UpstreamErrorReason::kCount)> upstream{};
     std::array<std::atomic<uint64_t>, static_cast<size_t>(AuthFailureReason::kCount)> auth{};
+    std::array<std::atomic<uint64_t>, static_cast<size_t>(LimitRejection::kCount)> limits{};
   };
   Shard& shard();
 
@@ -89,6 +101,8 @@ class Metrics {
   std::atomic<uint64_t> tls_handshakes_ok{0};
   std::atomic<uint64_t> tls_handshakes_failed{0};
   std::atomic<uint64_t> tls_invalid_secrets{0};
+  // Rate limits, quotas and usage (ratelimit/, metering/).
+  LimitMetrics limits;
 
   // Extra text appended by other parts of the process (the controller's watch counters),
   // produced on each scrape.

@@ -66,6 +66,9 @@ std::shared_ptr<const ProxyConfig> ProxyConfig::build(
       if (!s.jwks_uri.empty() && jwks) runtime->remote = jwks->source(s.jwks_uri);
       rt.jwt = std::move(runtime);
     }
+    if (route->rate_limit && !route->rate_limit->limits.empty()) {
+      rt.rate_limit = ratelimit::compileRateLimit(*route->rate_limit);
+    }
     rt.ip_allow = filters::IpFilter(route->ip_allow);
     rt.ip_deny = filters::IpFilter(route->ip_deny);
     cfg->routes_.push_back(std::move(rt));

@@ -11,6 +11,7 @@
 #include "proxy/filters/authenticator.h"
 #include "proxy/filters/ip_filter.h"
 #include "proxy/observability/metrics.h"
+#include "proxy/ratelimit/route_limits.h"
 #include "proxy/router/route_table.h"
 #include "proxy/tls/tls_server.h"
 #include "proxy/upstream/cluster.h"
@@ -32,6 +33,7 @@ struct RouteRuntime {
   filters::IpFilter ip_allow;
   filters::IpFilter ip_deny;
   std::shared_ptr<const filters::JwtRuntime> jwt;  // with auth.jwt
+  std::shared_ptr<const ratelimit::CompiledRateLimit> rate_limit;  // with policy.rateLimit
 
   // Weighted choice of a backend index; `roll` is a random number. Returns -1 when every
   // weight is zero.

@@ -13,6 +13,8 @@
 #include "proxy/http/header_rules.h"
 #include "proxy/http/request_id.h"
 #include "proxy/http/wire_format.h"
+#include "proxy/metering/usage_store.h"
+#include "proxy/ratelimit/rate_limiter.h"
 #include "proxy/server/worker.h"
 #include "proxy/upstream/cluster.h"
 #include "proxy/tls/tls_server.h"
@@ -66,6 +68,16 @@ std::string_view reasonPhrase(unsigned status) {
   return {r.data(), r.size()};
 }
 
+// RateLimit-Limit/-Remaining/-Reset (draft-ietf-httpapi-ratelimit-headers), after a header line.
+void appendRateLimitHeaders(std::string& head, const ratelimit::LimitDecision& d) {
+  head += "\r\nRateLimit-Limit: ";
+  head += std::to_string(d.limit);
+  head += "\r\nRateLimit-Remaining: ";
+  head += std::to_string(d.remaining);
+  head += "\r\nRateLimit-Reset: ";
+  head += std::to_string(d.reset_s);
+}
+
 bool isStaleConnectionError(const boost::system::error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == net::error::connection_reset ||
          ec == net::error::eof || ec == net::error::broken_pipe;
@@ -92,6 +104,9 @@ struct Session::Exchange {
   unsigned client_version = 11;  // as the client sent it (the request is rewritten to 1.1)
   const config::Consumer* consumer = nullptr;  // the authenticated consumer, if any
   nlohmann::json jwt_claims;                   // the verified token's claims (JWT auth)
+  ratelimit::LimitDecision limit;              // limit >= 0: RateLimit-* headers are sent
+  bool limit_rejected = false;                 // answered 429 by a limit or quota
+  uint64_t bytes_in = 0;                       // request body bytes received
 };
 
 Session::Session(Worker& worker, Socket socket, bool tls)
@@ -100,11 +115,12 @@ Session::Session(Worker& worker, Socket socket, bool tls)
   auto remote = stream_.socket().remote_endpoint(ec);
   if (!ec) {
     auto addr = remote.address();
-    client_ip_ = addr.to_string();
-    client_ip_bytes_ = addr.is_v4()
-                           ? net::ip::make_address_v6(net::ip::v4_mapped, addr.to_v4()).to_bytes()
-                           : addr.to_v6().to_bytes();
+    peer_.text = addr.to_string();
+    peer_.bytes = addr.is_v4()
+                      ? net::ip::make_address_v6(net::ip::v4_mapped, addr.to_v4()).to_bytes()
+                      : addr.to_v6().to_bytes();
   }
+  client_ = peer_;
   stream_.socket().set_option(net::ip::tcp::no_delay(true), ec);
   worker_.add(this);
   worker_.metrics().active_connections.fetch_add(1, std::memory_order_relaxed);
@@ -271,8 +287,7 @@ Task<boost::system::error_code> Session::writeFramed(tls::Stream& stream, std::s
 
 Task<bool> Session::sendLocal(Exchange& x, int status, std::string_view content_type,
                               std::string_view body, bool keep_alive,
-                              std::string_view extra_header_name,
-                              std::string_view extra_header_value) {
+                              std::string_view extra_headers) {
   if (worker_.draining()) keep_alive = false;
   // 1xx, 204 and 304 carry no body and no Content-Length (RFC 9110 §8.6).
   const bool no_body = status < 200 || status == 204 || status == 304;
@@ -291,11 +306,10 @@ Task<bool> Session::sendLocal(Exchange& x, int status, std::string_view content_
   }
   head_ += "\r\nX-Request-Id: ";
   head_ += x.request_id;
-  if (!extra_header_name.empty()) {
+  if (x.limit.limit >= 0) appendRateLimitHeaders(head_, x.limit);
+  if (!extra_headers.empty()) {
     head_ += "\r\n";
-    head_ += extra_header_name;
-    head_ += ": ";
-    head_ += extra_header_value;
+    head_.append(extra_headers.data(), extra_headers.size() - 2);  // without its last CRLF
   }
   if (!no_body) {
     head_ += "\r\nContent-Length: ";
@@ -332,7 +346,7 @@ void Session::finish(Exchange& x) {
     observability::AccessLogEntry e;
     e.time = std::chrono::system_clock::now();
     e.request_id = x.request_id;
-    e.client_ip = client_ip_;
+    e.client_ip = client_.text;
     e.method = x.method;
     e.host = x.host;
     e.path = x.original_path;
@@ -348,7 +362,53 @@ void Session::finish(Exchange& x) {
   }
   if (x.consumer && x.route) {
     worker_.metrics().countConsumerRequest(x.consumer->name, x.route->route->name, x.status);
+    worker_.limiter().recordUsage(
+        *x.consumer, x.route->route->name,
+        metering::usageOf(x.status, x.bytes_in, x.bytes_out, x.limit_rejected));
   }
+}
+
+void Session::resolveClientAddress() {
+  const auto& trusted = worker_.trustedProxies();
+  client_ = peer_;  // per request: a keep-alive connection may carry different forwarders
+  if (trusted.empty()) return;
+  const auto& req = parser_->get();
+  auto [first, last] = req.equal_range("X-Forwarded-For");
+  std::vector<std::string_view> lines;
+  for (auto it = first; it != last; ++it) lines.emplace_back(it->value().data(), it->value().size());
+  client_ = trusted.clientOf(peer_, lines);
+}
+
+Task<bool> Session::applyLimits(Exchange& x, const RouteRuntime& route, bool keep_alive,
+                                bool& kept) {
+  ratelimit::LimitInputs in;
+  in.route = route.rate_limit.get();
+  in.consumer = x.consumer;
+  if (!ratelimit::RateLimiter::applies(in)) co_return true;
+  in.client_ip = client_.text;
+  FieldsHeaderSource headers(parser_->get());
+  in.headers = &headers;
+  auto& limiter = worker_.limiter();
+  // (An if, not a conditional expression: GCC 12 miscompiles co_await inside ?:.)
+  if (limiter.needsRedis(in)) {
+    x.limit = co_await limiter.check(in);
+  } else {
+    x.limit = limiter.decideLocally(in);
+  }
+  if (x.limit.verdict == ratelimit::LimitDecision::Verdict::kAllow) co_return true;
+  const bool quota = x.limit.verdict == ratelimit::LimitDecision::Verdict::kQuotaExceeded;
+  route.metrics->recordLimitRejection(quota ? observability::LimitRejection::kQuotaExceeded
+                                            : observability::LimitRejection::kRateLimited);
+  x.limit_rejected = true;
+  if (!keep_alive) linger_ = true;
+  const std::string body =
+      http::errorBody(429, quota ? "quota_exceeded" : "rate_limited",
+                      quota ? "the consumer's quota for this period is used up"
+                            : "too many requests; retry after the time in Retry-After",
+                      x.request_id);
+  kept = co_await sendLocal(x, 429, "application/json", body, keep_alive,
+                            "Retry-After: " + std::to_string(x.limit.retry_after_s) + "\r\n");
+  co_return false;
 }
 Task<bool> Session::handleRequest() {
   Exchange x;
@@ -360,6 +420,7 @@ Task<bool> Session::handleRequest() {
   x.original_path = std::string(req.target());
   auto host_it = req.find(bhttp::field::host);
   if (host_it != req.end()) x.host = std::string(host_it->value());
+  resolveClientAddress();
   auto rid = req.find("X-Request-Id");
   x.request_id = (rid != req.end() && http::isAcceptableRequestId(rid->value()))
                      ? std::string(rid->value())
@@ -411,8 +472,8 @@ Task<bool> Session::handleRequest() {
   x.match = hit.match;
   const config::Route& spec = *route.route;
 
-  if ((!route.ip_deny.empty() && route.ip_deny.contains(client_ip_bytes_)) ||
-      (!route.ip_allow.empty() && !route.ip_allow.contains(client_ip_bytes_))) {
+  if ((!route.ip_deny.empty() && route.ip_deny.contains(client_.bytes)) ||
+      (!route.ip_allow.empty() && !route.ip_allow.contains(client_.bytes))) {
     bool kept = co_await sendError(x, 403, "forbidden", "client address not allowed",
                                    can_keep_without_body);
     finish(x);
@@ -425,7 +486,8 @@ Task<bool> Session::handleRequest() {
       location += '?';
       location += target_.query;
     }
-    bool kept = co_await sendLocal(x, 308, "", "", can_keep_without_body, "Location", location);
+    bool kept = co_await sendLocal(x, 308, "", "", can_keep_without_body,
+                                   "Location: " + location + "\r\n");
     finish(x);
     co_return kept;
   }
@@ -468,22 +530,29 @@ Task<bool> Session::handleRequest() {
                                              ? observability::AuthFailureReason::kMissing
                                              : observability::AuthFailureReason::kInvalid);
         // One WWW-Authenticate line per method (the values come from validated configuration).
-        std::string value;
+        std::string lines;
         for (const auto& challenge : filters::challenges(*spec.auth, result.bad_token)) {
-          if (!value.empty()) value += "\r\nWWW-Authenticate: ";
-          value += challenge;
+          lines += "WWW-Authenticate: ";
+          lines += challenge;
+          lines += "\r\n";
         }
         if (!can_keep_without_body) linger_ = true;
         const std::string body = http::errorBody(401, "unauthorized",
                                                  "missing or invalid credentials", x.request_id);
-        kept = co_await sendLocal(x, 401, "application/json", body, can_keep_without_body,
-                                  "WWW-Authenticate", value);
+        kept = co_await sendLocal(x, 401, "application/json", body, can_keep_without_body, lines);
       }
       finish(x);
       co_return kept;
     }
     x.consumer = result.consumer;
     x.jwt_claims = std::move(result.jwt_claims);
+  }
+  {
+    bool kept = false;
+    if (!co_await applyLimits(x, route, can_keep_without_body, kept)) {
+      finish(x);
+      co_return kept;
+    }
   }
   if (parser_->content_length() && *parser_->content_length() > spec.max_request_body_bytes) {
     co_await sendError(x, 413, "payload_too_large", "request body exceeds the limit", false);
@@ -495,7 +564,7 @@ Task<bool> Session::handleRequest() {
                                                   tls_ ? "https" : "http",
                                                   tls_ ? worker_.tlsPort() : worker_.port());
     bool kept = co_await sendLocal(x, spec.redirect->status_code, "", "", can_keep_without_body,
-                                   "Location", location);
+                                   "Location: " + location + "\r\n");
     finish(x);
     co_return kept;
   }
@@ -610,7 +679,8 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
     target.append(target_.query);
   }
   http::PmrFields& fields = req;
-  http::prepareUpstreamRequest(fields, x.host, client_ip_,
+  // X-Forwarded-For gets the peer appended: the chain stays verifiable hop by hop.
+  http::prepareUpstreamRequest(fields, x.host, peer_.text,
                                tls_ ? worker_.tlsPort() : worker_.port(), x.request_id,
                                tls_ ? "https" : "http");
   // Only the handshake may assert a client certificate identity.
@@ -713,6 +783,7 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
         }
         const size_t n = body_cap - req.body().size;
         received += n;
+        x.bytes_in = received;
         if (received > body_limit) {
           co_await sendError(x, 413, "payload_too_large", "request body exceeds the limit", false);
           co_return false;  // the upstream connection is dropped with the half-sent request
@@ -806,6 +877,11 @@ Task<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
   http::PmrFields& fields = res;
   http::prepareDownstreamResponse(fields, x.request_id);
   http::applyHeaderModifier(fields, spec.response_headers);
+  if (x.limit.limit >= 0) {
+    res.set("RateLimit-Limit", std::to_string(x.limit.limit));
+    res.set("RateLimit-Remaining", std::to_string(x.limit.remaining));
+    res.set("RateLimit-Reset", std::to_string(x.limit.reset_s));
+  }
   if (tls_ && !spec.hsts.empty()) res.set("Strict-Transport-Security", spec.hsts);
   if (!client_keep) {
     res.set(bhttp::field::connection, "close");

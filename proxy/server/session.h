@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "proxy/http/client_ip.h"
 #include "proxy/http/path_normalizer.h"
 #include "proxy/io_types.h"
 #include "proxy/server/proxy_config.h"
@@ -60,6 +61,11 @@ class Session : public std::enable_shared_from_this<Session> {
   struct Exchange;  // per-request state, defined in session.cc
 
   Task<bool> handleRequest();
+  // Rate limits and quota of the route and consumer; false when the request was refused (the
+  // 429 is sent and `kept` says whether the connection stays open).
+  Task<bool> applyLimits(Exchange& x, const RouteRuntime& route, bool keep_alive, bool& kept);
+  // The client address: the peer, or what X-Forwarded-For says when the peer is trusted.
+  void resolveClientAddress();
   Task<bool> forward(Exchange& x, const RouteRuntime& route);
   // Streams the upstream response to the client; pools the upstream connection when it can be
   // reused. Returns whether the client connection stays open.
@@ -76,10 +82,10 @@ class Session : public std::enable_shared_from_this<Session> {
   Task<boost::system::error_code> writeFramed(tls::Stream& stream, std::string_view head,
                                               const char* data, size_t size, bool chunked,
                                               bool last);
+  // `extra_headers`: complete header lines, each ending in CRLF, built from validated values.
   Task<bool> sendLocal(Exchange& x, int status, std::string_view content_type,
                        std::string_view body, bool keep_alive,
-                       std::string_view extra_header_name = {},
-                       std::string_view extra_header_value = {});
+                       std::string_view extra_headers = {});
   Task<bool> sendError(Exchange& x, int status, std::string_view code, std::string_view message,
                        bool keep_alive);
   // Answers a request the parser rejected, then the connection closes.
@@ -111,8 +117,8 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::beast::flat_buffer buffer_;
   std::unique_ptr<RequestScratch> scratch_;  // held only while a request is in flight
   std::optional<RequestParser> parser_;
-  std::string client_ip_;
-  std::array<uint8_t, 16> client_ip_bytes_{};
+  http::ClientAddress peer_;    // the TCP peer
+  http::ClientAddress client_;  // the client, per --trusted-proxies (resolveClientAddress)
   bool idle_ = false;
   bool linger_ = false;
   Clock::time_point deadline_ = Clock::time_point::max();

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 
 #include "proxy/observability/metrics.h"
+#include "proxy/redis/redis_client.h"
 #include "proxy/server/proxy_config.h"
 #include "proxy/server/session.h"
 
@@ -15,20 +16,64 @@ namespace net = boost::asio;
 
 Worker::Worker(unsigned index, const ProxyOptions& options, observability::Metrics& metrics,
                std::shared_ptr<observability::AccessLogSink> access_log, tls::TlsServer& tls,
-               std::shared_ptr<const SelfPorts> self_ports)
+               std::shared_ptr<const SelfPorts> self_ports, Shared shared)
     : index_(index),
       options_(options),
       metrics_(metrics),
       tls_(tls),
       self_ports_(std::move(self_ports)),
+      shared_(shared),
       access_log_(std::move(access_log)),
+      limiter_(*shared.limits, nullptr),
       acceptor_(io_.get_executor()),
       flush_timer_(io_),
-      deadline_timer_(io_) {}
+      deadline_timer_(io_) {
+  if (shared_.redis) {
+    redis_ = std::make_unique<redis::RedisClient>(io_.get_executor(), *shared_.redis,
+                                                  redis::RedisClient::Options{});
+    limiter_.attachRedis(redis_.get());
+  }
+}
 
 Worker::~Worker() {
   stop();
+  if (redis_) redis_->stop();
+  redis_.reset();
   pool_.clear();  // pooled sockets belong to io_: close them before it goes
+}
+
+void Worker::watchRedis() {
+  auto& m = metrics_.limits;
+  m.redis_configured.store(true);
+  m.redis_workers.fetch_add(1);
+  m.redis_workers_down.fetch_add(1);  // until the first connection is up
+  auto warn_down = [this] {
+    if (redis_warned_) return;
+    redis_warned_ = true;  // once per outage, not once per failed reconnect
+    spdlog::warn("worker {}: redis unreachable; Global limits, plans and quotas degrade to this "
+                 "replica's 1/{} share until it is back", index_, shared_.limits->replicas);
+  };
+  redis_->onLatency([&m](double seconds) { m.recordRedisLatency(seconds); });
+  redis_->onError([&m, warn_down](std::string_view kind) {
+    m.recordRedisError(observability::redisErrorFromKind(kind));
+    if (kind == "connect") warn_down();
+  });
+  redis_->onStateChange([this, &m, warn_down](bool up) {
+    if (up == redis_up_) return;
+    redis_up_ = up;
+    if (up) {
+      m.redis_workers_down.fetch_sub(1);
+      if (redis_warned_) {
+        spdlog::info("worker {}: redis connection restored; Global limits exact again", index_);
+      }
+      redis_warned_ = false;
+      limiter_.onRedisUp();
+    } else {
+      m.redis_workers_down.fetch_add(1);
+      warn_down();
+    }
+  });
+  redis_->start();
 }
 
 uint16_t Worker::listen(const net::ip::tcp::endpoint& endpoint) {
@@ -63,6 +108,7 @@ void Worker::start() {
   if (tls_acceptor_) accept(*tls_acceptor_, true);
   scheduleFlush();
   scheduleDeadlineCheck();
+  if (redis_) watchRedis();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), ("atrium-w" + std::to_string(index_)).c_str());
     observability::RouteMetrics::setThreadShard(index_);

@@ -13,12 +13,18 @@
 #include "proxy/io_types.h"
 #include "proxy/filters/authenticator.h"
 #include "proxy/observability/access_log.h"
+#include "proxy/http/client_ip.h"
 #include "proxy/proxy_engine.h"
+#include "proxy/ratelimit/rate_limiter.h"
 #include "proxy/server/request_scratch.h"
 #include "proxy/upstream/connection_pool.h"
 
 namespace atrium::proxy::tls {
 class TlsServer;
+}
+namespace atrium::proxy::redis {
+class RedisClient;
+struct RedisUrl;
 }
 
 namespace atrium::proxy::server {
@@ -31,9 +37,16 @@ class Worker {
   // How often session deadlines are checked: the resolution of every timeout.
   static constexpr std::chrono::milliseconds kDeadlineTick{50};
 
+  // What the workers of one engine share besides the configuration.
+  struct Shared {
+    ratelimit::SharedLimitState* limits = nullptr;
+    const http::TrustedProxies* trusted_proxies = nullptr;
+    const redis::RedisUrl* redis = nullptr;  // null without --redis
+  };
+
   Worker(unsigned index, const ProxyOptions& options, observability::Metrics& metrics,
          std::shared_ptr<observability::AccessLogSink> access_log, tls::TlsServer& tls,
-         std::shared_ptr<const SelfPorts> self_ports);
+         std::shared_ptr<const SelfPorts> self_ports, Shared shared);
   ~Worker();
 
   // Binds this worker's listener (on the calling thread, before start()). Returns the port.
@@ -55,6 +68,8 @@ class Worker {
   filters::PasswordVerifier& passwords() { return passwords_; }
   filters::JwtVerdictCache& jwtVerdicts() { return jwt_verdicts_; }
   observability::AccessLogBuffer& accessLog() { return access_log_; }
+  ratelimit::RateLimiter& limiter() { return limiter_; }
+  const http::TrustedProxies& trustedProxies() const { return *shared_.trusted_proxies; }
   observability::Metrics& metrics() { return metrics_; }
   const ProxyOptions& options() const { return options_; }
   tls::TlsServer& tls() { return tls_; }
@@ -72,6 +87,7 @@ class Worker {
   static uint16_t bindAcceptor(Acceptor& acceptor, const boost::asio::ip::tcp::endpoint& endpoint);
   void scheduleFlush();
   void scheduleDeadlineCheck();
+  void watchRedis();
 
   // Declaration order matters for teardown: members that sessions touch from their
   // destructors (sessions_, pool_, scratch_, metrics) are declared before io_, so they outlive
@@ -81,6 +97,7 @@ class Worker {
   observability::Metrics& metrics_;
   tls::TlsServer& tls_;
   std::shared_ptr<const SelfPorts> self_ports_;
+  Shared shared_;
   std::unordered_set<Session*> sessions_;
   std::vector<std::unique_ptr<RequestScratch>> scratch_;
   bool draining_ = false;
@@ -91,6 +108,7 @@ class Worker {
   filters::PasswordVerifier passwords_;
   filters::JwtVerdictCache jwt_verdicts_;
   observability::AccessLogBuffer access_log_;
+  ratelimit::RateLimiter limiter_;  // outlives redis_, whose callbacks reach it
   // All socket I/O of a worker happens on its own thread, so the reactor's per-descriptor
   // locking is switched off; the scheduler keeps its lock for posts from other threads
   // (publish, drain).
@@ -99,6 +117,10 @@ class Worker {
   std::optional<Acceptor> tls_acceptor_;
   boost::asio::steady_timer flush_timer_;
   boost::asio::steady_timer deadline_timer_;
+  // This worker's own pipelined Redis connection (with --redis); built on io_.
+  std::unique_ptr<redis::RedisClient> redis_;
+  bool redis_up_ = false;
+  bool redis_warned_ = false;
   std::thread thread_;
 };
 

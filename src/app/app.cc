@@ -67,6 +67,16 @@ int runGateway(const Flags& flags) {
   proxy_options.https_port = flags.https_port;
   proxy_options.threads = flags.threads;
   proxy_options.access_log = flags.access_log;
+  proxy_options.redis = flags.redis;
+  proxy_options.replicas = flags.replicas;
+  proxy_options.trusted_proxies = flags.trusted_proxies;
+  proxy_options.state_dir = flags.state_dir;
+  if (flags.clock_start) {
+    proxy_options.clock_offset_s =
+        *flags.clock_start - std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+  }
   proxy::AdminOptions admin_options;
   admin_options.bind = flags.admin_bind;
   admin_options.port = flags.admin_port;

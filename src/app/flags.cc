@@ -3,6 +3,8 @@
 #include <boost/program_options.hpp>
 #include <thread>
 
+#include "proxy/metering/calendar.h"
+
 #include "controller/k8s/status_patch.h"
 #include "src/common/units.h"
 
@@ -31,6 +33,8 @@ po::options_description describeFlags() {
       ("threads", po::value<std::string>(), "proxy worker threads (default: hardware threads)")
       ("redis", po::value<std::string>(), "redis://[:password@]host:port[/db] for shared state")
       ("trusted-proxies", po::value<std::string>(), "CIDRs whose X-Forwarded-For is believed")
+      ("replicas", po::value<std::string>(), "replicas sharing Global limits: each enforces 1/N of them while Redis is unreachable (default 1)")
+      ("clock-start", po::value<std::string>(), "testing/demos: the quota and usage calendar starts at this UTC time (2026-11-30T23:59:50Z)")
       ("default-tls-secret", po::value<std::string>(), "NS/NAME of the certificate for unknown SNI")
       ("cache-size", po::value<std::string>(), "response cache bound in bytes (e.g. 256Mi)")
       ("admin-token-file", po::value<std::string>(), "bearer token for protected admin endpoints")
@@ -47,6 +51,41 @@ po::options_description describeFlags() {
       ("version", "print the version and exit")
       ("help,h", "print this help and exit");
   return d;
+}
+
+// "2026-11-30T23:59:50Z" → seconds since the epoch.
+std::optional<int64_t> parseUtcTime(const std::string& text) {
+  if (text.size() != 20 || text[10] != 'T' || text[13] != ':' || text[16] != ':' || text[19] != 'Z') {
+    return std::nullopt;
+  }
+  auto period = proxy::metering::parseReportPeriod(text.substr(0, 10));
+  if (!period) return std::nullopt;
+  auto two = [&text](size_t pos) -> int {
+    if (!std::isdigit(static_cast<unsigned char>(text[pos])) ||
+        !std::isdigit(static_cast<unsigned char>(text[pos + 1]))) {
+      return -1;
+    }
+    return (text[pos] - '0') * 10 + (text[pos + 1] - '0');
+  };
+  const int h = two(11), m = two(14), s = two(17);
+  if (h < 0 || h > 23 || m < 0 || m > 59 || s < 0 || s > 59) return std::nullopt;
+  return period->start + h * 3600 + m * 60 + s;
+}
+
+// A whole number from 1 to `max`.
+bool parseCount(const std::string& flag, const std::string& text, long max, const char* what,
+                unsigned& out, std::string& error) {
+  try {
+    size_t used = 0;
+    long v = std::stol(text, &used);
+    if (used == text.size() && v >= 1 && v <= max) {
+      out = static_cast<unsigned>(v);
+      return true;
+    }
+  } catch (...) {
+  }
+  error = "--" + flag + ": \"" + text + "\" is not a " + what + " (1-" + std::to_string(max) + ")";
+  return false;
 }
 
 bool parsePort(const std::string& flag, const std::string& text, uint16_t& out, std::string& error) {
@@ -142,17 +181,9 @@ std::optional<Flags> parseFlags(int argc, char** argv, std::string& error) {
       !parseBoolFlag("leader-elect", vm["leader-elect"].as<std::string>(), f.leader_elect, error)) {
     return std::nullopt;
   }
-  if (vm.count("threads")) {
-    const auto text = vm["threads"].as<std::string>();
-    try {
-      size_t used = 0;
-      long v = std::stol(text, &used);
-      if (used != text.size() || v < 1 || v > 1024) throw std::out_of_range("threads");
-      f.threads = static_cast<unsigned>(v);
-    } catch (...) {
-      error = "--threads: \"" + text + "\" is not a thread count (1-1024)";
-      return std::nullopt;
-    }
+  if (vm.count("threads") &&
+      !parseCount("threads", vm["threads"].as<std::string>(), 1024, "thread count", f.threads, error)) {
+    return std::nullopt;
   }
   if (f.threads == 0) f.threads = std::max(1u, std::thread::hardware_concurrency());
   if (vm.count("cache-size")) {
@@ -162,6 +193,20 @@ std::optional<Flags> parseFlags(int argc, char** argv, std::string& error) {
       return std::nullopt;
     }
     f.cache_size = *size;
+  }
+  if (vm.count("replicas") &&
+      !parseCount("replicas", vm["replicas"].as<std::string>(), 10000, "replica count", f.replicas,
+                  error)) {
+    return std::nullopt;
+  }
+  if (vm.count("clock-start")) {
+    const auto text = vm["clock-start"].as<std::string>();
+    auto start = parseUtcTime(text);
+    if (!start) {
+      error = "--clock-start: \"" + text + "\" is not a UTC time like 2026-11-30T23:59:50Z";
+      return std::nullopt;
+    }
+    f.clock_start = *start;
   }
   if (vm.count("drain-timeout")) {
     auto d = common::parseDuration(vm["drain-timeout"].as<std::string>());

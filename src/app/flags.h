@@ -28,6 +28,8 @@ struct Flags {
   uint64_t cache_size = 256ull * 1024 * 1024;
   std::string admin_token_file;
   std::string state_dir;
+  unsigned replicas = 1;
+  std::optional<int64_t> clock_start;  // --clock-start, seconds since the epoch
   std::string publish_service;
   std::string publish_address;
   std::optional<bool> leader_elect;
