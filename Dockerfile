@@ -17,14 +17,14 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DATRIUM_BUILD_BENC
 
 # Runtime stage: the shared libraries the binary links and nothing else. The list is what
 # `ldd atrium` names, mapped to packages with `dpkg -S` (libc6, libstdc++6 and libgcc-s1 are
-# already in bookworm-slim); a library the code starts linking (e.g. hiredis for --redis) adds
-# its runtime package here. ca-certificates: the system CA bundle, which the API client falls
+# already in bookworm-slim, libcrypt1 is essential); a library the code starts linking adds its
+# runtime package here. ca-certificates: the system CA bundle, which the API client falls
 # back to for a kubeconfig without a CA of its own.
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libboost-program-options1.81.0 libboost-url1.81.0 libfmt9 libre2-9 libspdlog1.10 \
-      libssl3 libyaml-cpp0.7 ca-certificates \
+      libssl3 libyaml-cpp0.7 libhiredis0.14 ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/* /var/log/apt /var/log/dpkg.log
 COPY --from=build /build/atrium /usr/local/bin/atrium
 # A home for --state-dir /var/lib/atrium, writable by the runtime user (the chart mounts an emptyDir

@@ -11,15 +11,24 @@
   requests are sent again with each folder served alone.
 - examples/tls: the README's own commands (openssl, then the Secret manifest) make a certificate
   that Atrium then serves.
+- examples/monetized-api: API keys, the route's per-consumer rate limit (RateLimit-* headers,
+  429 rate_limited), the free plan's daily quota (429 quota_exceeded) and the /usage report
+  (JSON and CSV) with the paid plan's amount, as its README walks through them.
 """
 
 from __future__ import annotations
 
 import base64
+import csv
+import io
+import math
 import re
 import shutil
 import ssl
 import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 import yaml
@@ -56,7 +65,8 @@ def docs_of(path):
 
 def test_there_is_a_folder_per_feature():
     assert set(FOLDERS) >= {"ingress-basics", "ingress-class", "ingress-annotations",
-                            "apiroute-routing", "apiroute-policy", "apiroute-auth", "tls"}
+                            "apiroute-routing", "apiroute-policy", "apiroute-auth", "tls",
+                            "monetized-api"}
     assert not [p.name for p in EXAMPLES.iterdir() if p.is_file() and p.suffix != ".md"], \
         "manifests belong in a feature folder"
 
@@ -291,10 +301,98 @@ def check_tls(gw):
     assert served_by(r)[0] == "web" and r.header("Strict-Transport-Security") is None
 
 
+def usage_amount(requests: int, per_thousand: str) -> str:
+    """What /usage bills: requests × price / 1000, exact, with at least 2 decimals."""
+    text = format((Decimal(requests) * Decimal(per_thousand) / 1000).normalize(), "f")
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"
+
+
+def consumer_usage(gw, consumer: str) -> dict | None:
+    r = gw.admin_get(f"/usage?consumer={consumer}")
+    assert r.status == 200 and r.header("Content-Type") == "application/json", r
+    found = r.json()["consumers"]
+    return found[0] if found else None
+
+
+def check_monetized_api(gw):
+    host = "billing.demo.local"
+    initech = {"X-API-Key": "demo-initech-key"}
+    hobbyist = {"X-API-Key": "demo-hobbyist-key"}
+    # Without a key: 401, and nothing metered.
+    r = gw.get("/invoices", host=host)
+    assert r.status == 401 and r.json()["error"]["code"] == "unauthorized"
+    assert r.header("WWW-Authenticate") == 'APIKey header="X-API-Key"'
+
+    # A keyed call: the consumer's bucket of 5 + 5 shows in the RateLimit-* headers.
+    conn = gw.connection()
+    r = gw.get("/invoices", host=host, headers=initech, conn=conn)
+    assert served_by(r)[0] == "orders-v2"
+    assert (r.header("RateLimit-Limit"), r.header("RateLimit-Remaining")) == ("10", "9"), r
+    assert 1 <= int(r.header("RateLimit-Reset")) <= 2, r
+    upstream = r.json()["headers"]
+    assert upstream["x-consumer-name"] == "initech" and "x-api-key" not in upstream
+    # Faster than 5 a second: the rest of the bucket, then 429 rate_limited. Tokens come back
+    # at 5 a second meanwhile, so a slow machine may see one or two more pass.
+    statuses = [200]
+    started = time.monotonic()
+    for _ in range(40):
+        r = gw.get("/invoices", host=host, headers=initech, conn=conn)
+        statuses.append(r.status)
+        if r.status == 429:
+            break
+    refilled = math.ceil(5 * (time.monotonic() - started))
+    assert r.status == 429 and 10 <= statuses.count(200) <= 10 + refilled + 1, statuses
+    assert r.json()["error"]["code"] == "rate_limited"
+    assert r.header("Retry-After") == "1"
+    assert (r.header("RateLimit-Limit"), r.header("RateLimit-Remaining")) == ("10", "0"), r
+    r = gw.get("/invoices", host=host, headers=hobbyist, conn=conn)  # a bucket of its own
+    assert r.status == 200 and r.header("RateLimit-Remaining") == "9", r
+    # The free plan: 10 calls a day (this one counts), then 429 quota_exceeded until midnight UTC.
+    for _ in range(9):
+        r = gw.get("/reports", host=host, headers=hobbyist, conn=conn)
+        assert served_by(r)[0] == "orders-v2"
+    r = gw.get("/reports", host=host, headers=hobbyist, conn=conn)
+    conn.close()
+    assert r.status == 429 and r.json()["error"]["code"] == "quota_exceeded", r
+    now = datetime.now(timezone.utc)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert abs(int(r.header("Retry-After")) - (midnight - now).total_seconds()) <= 3, r
+
+    # /usage: this month, per consumer and route, with the paid plan's amount.
+    allowed, refused = statuses.count(200), statuses.count(429)
+    doc = wait_until(lambda: (u := consumer_usage(gw, "default/initech"))
+                     and u["requests"] == allowed + refused and u, 5, message="initech's usage")
+    assert doc["displayName"] == "Initech" and doc["namespace"] == "default"
+    assert doc["status"] == {"1xx": 0, "2xx": allowed, "3xx": 0, "4xx": refused, "5xx": 0}
+    assert doc["rejected"] == refused and doc["billableRequests"] == allowed
+    assert doc["quota"] == {"requests": 100000, "period": "month"}
+    assert doc["billing"] == {"currency": "USD", "perThousandRequests": "0.40",
+                              "amount": usage_amount(allowed, "0.40")}
+    assert [route["route"] for route in doc["routes"]] == ["default/billing/invoices"]
+    free = wait_until(lambda: (u := consumer_usage(gw, "hobbyist")) and u["requests"] == 11 and u,
+                      5, message="hobbyist's usage")
+    assert (free["billableRequests"], free["rejected"]) == (10, 1) and "billing" not in free
+    assert {route["route"]: route["requests"] for route in free["routes"]} == {
+        "default/billing/invoices": 1, "default/billing/reports": 10}
+    r = gw.admin_get("/usage")
+    assert r.json()["period"] == now.strftime("%Y-%m") and r.json()["source"] == "memory"
+
+    r = gw.admin_get("/usage?format=csv&consumer=default/initech")
+    assert r.status == 200 and r.header("Content-Type").startswith("text/csv"), r
+    [row] = list(csv.DictReader(io.StringIO(r.body.decode())))
+    assert (row["period"], row["consumer"], row["route"]) == (
+        now.strftime("%Y-%m"), "initech", "default/billing/invoices")
+    assert (int(row["requests"]), int(row["rejected"]), int(row["billable_requests"])) == (
+        allowed + refused, refused, allowed)
+    assert (row["currency"], row["amount"]) == ("USD", usage_amount(allowed, "0.40"))
+
+
 CHECKS = {"ingress-basics": check_ingress_basics, "ingress-class": check_ingress_class,
           "ingress-annotations": check_ingress_annotations,
           "apiroute-routing": check_apiroute_routing, "apiroute-policy": check_apiroute_policy,
-          "apiroute-auth": check_apiroute_auth, "tls": check_tls}
+          "apiroute-auth": check_apiroute_auth, "tls": check_tls,
+          "monetized-api": check_monetized_api}
 
 
 def test_every_folder_has_its_requests_checked():

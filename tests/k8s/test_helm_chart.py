@@ -65,7 +65,7 @@ COMBOS: dict[str, dict] = {
         "accessLog": "off",
         "trustedProxies": ["10.0.0.0/8", "fd00::/8"],
         "defaultTLSSecret": "atrium-system/wildcard",
-        "redis": {"url": "redis://redis.cache:6379/1"},
+        "redis": {"url": "redis://redis.cache:6379/1", "expectedReplicas": 5},
         "adminToken": {"existingSecret": "ops-token", "existingSecretKey": "token"},
         "extraArgs": ["--cache-size=256Mi"],
         "extraEnv": [{"name": "TZ", "value": "UTC"}],
@@ -241,6 +241,10 @@ def test_helm_lint_passes(helm_bin, combo):
     ({"autoscaling": {"targetCPUUtilizationPercentage": 150}},
      "autoscaling.targetCPUUtilizationPercentage"),
     ({"extraArgs": ["no-dashes"]}, "extraArgs"),
+    ({"redis": {"expectedReplicas": 0}}, "redis.expectedReplicas"),
+    ({"redis": {"expectedReplicas": "two"}}, "redis.expectedReplicas"),
+    ({"trustedProxies": ["10.0.0.1,10.0.0.2"]}, "trustedProxies"),
+    ({"stateDir": {"sizeLimit": "lots"}}, "stateDir.sizeLimit"),
     ({"replicas": 3}, "replicas"),  # a misspelt key is refused, not ignored
 ])
 def test_schema_rejects_bad_values(helm_bin, values, complaint):
@@ -356,6 +360,7 @@ def test_deployment_args_default(rendered):
         "publish-service": f"{NAMESPACE}/atrium",
         "leader-elect": "true",
         "lease-namespace": NAMESPACE,
+        "replicas": "2",
         "state-dir": "/var/lib/atrium",
         "log-level": "info",
         "log-format": "json",
@@ -375,6 +380,8 @@ def test_deployment_args_everything(rendered):
     assert args["trusted-proxies"] == "10.0.0.0/8,fd00::/8"
     assert args["default-tls-secret"] == "atrium-system/wildcard"
     assert args["redis"] == "$(ATRIUM_REDIS_URL)"
+    assert args["replicas"] == "5"  # redis.expectedReplicas wins over the autoscaler's range
+    assert args["state-dir"] == "/var/lib/atrium"
     assert args["admin-token-file"] == "/etc/atrium/admin-token/token"
     assert args["cache-size"] == "256Mi"
     assert args["drain-timeout"] == "1m"
@@ -394,6 +401,34 @@ def test_deployment_args_everything(rendered):
     assert pod["tolerations"][0]["key"] == "dedicated"
     assert deploy["spec"]["template"]["metadata"]["labels"]["team"] == "platform"
     assert deploy["spec"]["template"]["metadata"]["annotations"]["example.com/team"] == "platform"
+
+
+@pytest.mark.parametrize("values, replicas", [
+    ({}, "2"),
+    ({"replicaCount": 5}, "5"),
+    # With the autoscaler, its ceiling: while Redis is away, the replicas together never admit
+    # more than a Global limit.
+    ({"autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 9}}, "9"),
+    ({"replicaCount": 3, "redis": {"expectedReplicas": 4}}, "4"),
+    ({"autoscaling": {"enabled": True}, "redis": {"url": "redis://r:6379",
+                                                    "expectedReplicas": 6}}, "6"),
+])
+def test_replicas_flag_shares_global_limits(helm_bin, values, replicas):
+    """--replicas: each replica's share of the Global limits while Redis is unreachable."""
+    assert args_of(render(helm_bin, values))["replicas"] == replicas
+
+
+def test_trusted_proxies_and_state_dir(rendered, helm_bin):
+    # Not believed unless listed.
+    assert "trusted-proxies" not in args_of(rendered["default"])
+    objs = render(helm_bin, {"trustedProxies": ["130.211.0.0/22", "35.191.0.0/16", "fd00::/8"]})
+    assert args_of(objs)["trusted-proxies"] == "130.211.0.0/22,35.191.0.0/16,fd00::/8"
+    # --state-dir is the pod's only writable path: an emptyDir of stateDir.sizeLimit.
+    objs = rendered["everything"]
+    pod = one(objs, "Deployment")["spec"]["template"]["spec"]
+    [state] = [v for v in pod["volumes"] if v["name"] == "state"]
+    assert state == {"name": "state", "emptyDir": {"sizeLimit": "128Mi"}}
+    assert {"name": "state", "mountPath": "/var/lib/atrium"} in container(objs)["volumeMounts"]
 
 
 @pytest.mark.parametrize("drain, prestop, grace", [("30s", 5, 45), ("2m", 5, 135), ("5s", 0, 15)])

@@ -114,6 +114,22 @@ process to exit, or the kubelet's SIGKILL cuts requests that the drain promised 
 {{- end -}}
 {{- end -}}
 
+{{/*
+--replicas: how many replicas share the Global limits, so that each enforces its 1/N share while
+Redis is unreachable. redis.expectedReplicas when set; else the fixed replicaCount, or the
+autoscaler's ceiling: with fewer replicas running than N the replicas admit less than the limit
+together, never more.
+*/}}
+{{- define "atrium.expectedReplicas" -}}
+{{- if not (kindIs "invalid" .Values.redis.expectedReplicas) -}}
+{{- .Values.redis.expectedReplicas -}}
+{{- else if .Values.autoscaling.enabled -}}
+{{- .Values.autoscaling.maxReplicas -}}
+{{- else -}}
+{{- .Values.replicaCount -}}
+{{- end -}}
+{{- end -}}
+
 {{/* More than one replica can run: a PodDisruptionBudget then keeps one serving. */}}
 {{- define "atrium.multiReplica" -}}
 {{- if or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) -}}
