@@ -47,9 +47,7 @@ POLICY_PATHS = ("spec.policy", "spec.rules[].policy")
 
 NOT_IMPLEMENTED = {
     "APIRoute": {
-        **{f"{p}.{f}": IGNORED for p in POLICY_PATHS
-           for f in ("cache", "retries", "circuitBreaker", "healthCheck", "loadBalancer",
-                     "hashOn", "fallback", "cors")},
+        **{f"{p}.cors": IGNORED for p in POLICY_PATHS},
         "spec.rules[].aggregate": ("a rule with `aggregate` is left out, with an error from "
                                    "`atrium check`, in the log and in the `Accepted` condition"),
     },
@@ -76,9 +74,36 @@ ATRIUM_DEFAULTS = {
         "spec.policy.rateLimit.limits[].burst": "`0`",
         "spec.policy.rateLimit.limits[].key": "`Consumer`",
         "spec.policy.rateLimit.scope": "`Local`",
+        "spec.policy.cache.ttl": "`0`: only what the response says",
+        "spec.policy.cache.methods": "`[GET, HEAD]`",
+        "spec.policy.cache.vary": "none",
+        "spec.policy.cache.respectCacheControl": "`true`",
+        "spec.policy.cache.staleIfError": "`0`: never stale",
+        "spec.policy.cache.maxObjectSize": "`1Mi`",
+        "spec.policy.cache.keyQueryParams": "the whole query",
+        "spec.policy.cache.shareAcrossConsumers": "`false`",
+        "spec.policy.cache.cacheSetCookie": "`false`",
         "spec.policy.timeouts.connect": "`5s`",
         "spec.policy.timeouts.request": "`60s`",
         "spec.policy.timeouts.idle": "`60s`",
+        "spec.policy.retries.attempts": "`0`",
+        "spec.policy.retries.retryOn": "`[connect-failure, reset]`",
+        "spec.policy.retries.perTryTimeout": "the request timeout",
+        "spec.policy.retries.backoff": "`25ms`",
+        "spec.policy.retries.retryNonIdempotent": "`false`",
+        "spec.policy.circuitBreaker.consecutiveFailures": "`5`",
+        "spec.policy.circuitBreaker.openFor": "`30s`",
+        "spec.policy.circuitBreaker.maxConnections": "unlimited",
+        "spec.policy.circuitBreaker.maxPendingRequests": "unlimited",
+        "spec.policy.healthCheck.path": "`/healthz`",
+        "spec.policy.healthCheck.interval": "`5s`",
+        "spec.policy.healthCheck.timeout": "`1s`",
+        "spec.policy.healthCheck.unhealthyThreshold": "`3`",
+        "spec.policy.healthCheck.healthyThreshold": "`2`",
+        "spec.policy.loadBalancer": "`RoundRobin`",
+        "spec.policy.hashOn": "`ClientIP`",
+        "spec.policy.fallback.contentType": "`text/plain`",
+        "spec.policy.fallback.body": "empty",
         "spec.policy.ipAllow": "every client",
         "spec.policy.maxRequestBodySize": "`10Mi`",
         "spec.rules[].name": "the rule's index",
@@ -107,9 +132,14 @@ AS_BUILT = {
             "A missing or unusable Secret is a warning and sets `ResolvedRefs=False` "
             "(`InvalidCertificateRef`); the hosts keep the last good certificate, else the "
             "default one ([tls.md](../tls.md))"),
-        "spec.policy": "A rule's `policy` replaces these fields one by one (within `timeouts`, "
-                       "each of `connect`, `request` and `idle` on its own; `auth` and "
-                       "`rateLimit` as a whole)",
+        "spec.policy": (
+            "A rule's `policy` replaces these fields one by one: within `timeouts`, `cache`, "
+            "`retries`, `circuitBreaker` and `healthCheck` each field on its own (a list such as "
+            "`cache.vary` as a whole); `auth`, `rateLimit` and `fallback` as a whole. An invalid "
+            "value of any field is refused: in `spec.policy` the whole APIRoute is not served; "
+            "in a rule's `policy` that rule is left out; `atrium check`, the log and the "
+            "`Accepted` condition say why. A misspelt field inside one of these objects is "
+            "a warning"),
         "spec.policy.auth": (
             "Callers authenticate as an APIConsumer of the route's namespace. Missing or wrong "
             "credentials get 401 `unauthorized`, with one `WWW-Authenticate` line per method "
@@ -143,6 +173,42 @@ AS_BUILT = {
             "`Consumer` counts per authenticated consumer; on a route without `auth` nobody is "
             "authenticated, so the client IP is counted instead, with a warning from `atrium "
             "check`. `Header:<name>`: the name is case-insensitive"),
+        "spec.policy.cache": (
+            "Each field missing from a rule's `cache` is the route-wide one, else the default"),
+        "spec.policy.cache.methods": (
+            "As built, `atrium check` also takes lower-case names (`get`) and upper-cases them"),
+        "spec.policy.cache.vary": "Case-insensitive (header names)",
+        "spec.policy.cache.keyQueryParams": (
+            "Names are case-sensitive. An empty list keeps the query out of the key entirely"),
+        "spec.policy.cache.shareAcrossConsumers": (
+            "Off, a response to an authenticated request is cached per consumer, so that one "
+            "consumer is never served another's response"),
+        "spec.policy.cache.cacheSetCookie": (
+            "Off, a response with `Set-Cookie` is never stored, so that one caller's session "
+            "cookie is never handed to the next"),
+        "spec.policy.retries.retryOn": (
+            "Status codes are strings: quote them in YAML (`\"503\"`). An empty list retries "
+            "nothing"),
+        "spec.policy.retries.perTryTimeout": "As built, must be greater than zero",
+        "spec.policy.retries.backoff": "As built, `0s` is allowed: retries follow at once",
+        "spec.policy.retries.retryNonIdempotent": (
+            "Off, POST and PATCH requests are not retried: the first attempt may have taken "
+            "effect upstream"),
+        "spec.policy.circuitBreaker.openFor": "As built, must be greater than zero",
+        "spec.policy.healthCheck.interval": "As built, must be greater than zero",
+        "spec.policy.healthCheck.path": (
+            "Percent-escapes are normalised like match paths (`%7E` becomes `~`); `//`, `/./` "
+            "and `/../` are refused"),
+        "spec.policy.healthCheck.timeout": (
+            "As built, must be greater than zero and shorter than `interval` (once a rule's "
+            "fields are applied on top of the route-wide ones)"),
+        "spec.policy.loadBalancer": "`ConsistentHash` without `hashOn` keys on the client IP",
+        "spec.policy.hashOn": (
+            "`Header:<name>`: the name is case-insensitive; `Cookie:<name>`: case-sensitive. "
+            "Used only where the rule's `loadBalancer` is `ConsistentHash` (a route-wide "
+            "`hashOn` serves the rules that turn it on); where no rule uses it, `atrium check` "
+            "warns that it is ignored"),
+        "spec.policy.fallback": "A rule's `fallback` replaces the route-wide one as a whole",
         "spec.policy.timeouts.connect": "Expiry answers 504 `upstream_timeout`",
         "spec.policy.timeouts.request": (
             "As built: from sending the request upstream until the response header; pauses "
@@ -237,6 +303,8 @@ EXAMPLES = {
         "spec.policy.cache.staleIfError": "5m",
         "spec.policy.cache.maxObjectSize": "1Mi",
         "spec.policy.cache.keyQueryParams": ["page", "sort"],
+        "spec.policy.cache.shareAcrossConsumers": False,
+        "spec.policy.cache.cacheSetCookie": False,
         "spec.policy.timeouts.connect": "2s",
         "spec.policy.timeouts.request": "30s",
         "spec.policy.timeouts.idle": "1m",
@@ -244,6 +312,7 @@ EXAMPLES = {
         "spec.policy.retries.retryOn": ["connect-failure", "503"],
         "spec.policy.retries.perTryTimeout": "2s",
         "spec.policy.retries.backoff": "100ms",
+        "spec.policy.retries.retryNonIdempotent": False,
         "spec.policy.circuitBreaker.consecutiveFailures": 5,
         "spec.policy.circuitBreaker.openFor": "30s",
         "spec.policy.circuitBreaker.maxConnections": 1000,
@@ -374,7 +443,14 @@ spec:
     rateLimit:                              # buckets shared by all rules of this APIRoute
       limits: [{requests: 100, period: 1m, burst: 20, key: Consumer}]
       scope: Global
+    cache: {ttl: 30s, vary: [Accept-Language], keyQueryParams: [page, sort]}
     timeouts: {connect: 2s, request: 30s, idle: 1m}
+    retries: {attempts: 2, retryOn: [connect-failure, "503"], perTryTimeout: 2s}
+    circuitBreaker: {consecutiveFailures: 5, openFor: 30s, maxPendingRequests: 100}
+    healthCheck: {path: /healthz, interval: 10s, timeout: 1s}
+    loadBalancer: ConsistentHash
+    hashOn: "Header:X-Tenant"
+    fallback: {status: 503, contentType: application/json, body: '{"error":"try again later"}'}
     maxRequestBodySize: 8Mi
     ipDeny: ["192.0.2.0/24"]
   rules:
@@ -396,6 +472,7 @@ spec:
       ipAllow: ["10.0.0.0/8"]
       rateLimit:                            # replaces the route-wide one for this rule
         limits: [{requests: 10, period: 1s, key: "Header:X-Tenant"}]
+      cache: {ttl: 5s}                      # the rest of the route-wide cache still applies
   - name: payments
     matches:
     - path: {type: RegularExpression, value: "/v1/payments/[0-9]+"}

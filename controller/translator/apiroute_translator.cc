@@ -1,14 +1,19 @@
 // APIRoute (atrium.dev/v1alpha1) → routes: the routing part of SPEC §3.2 (hostnames, matches,
-// weighted backends, filters, direct responses) and the policy fields the data plane enforces
-// so far. Policy fields that are not enforced yet are reported as warnings and ignored; an
-// invalid auth or rateLimit is an error that keeps the route (or rule) out, because serving it
-// without them would expose the service.
-#include <limits>
+// weighted backends, filters, direct responses) and its policy. Policy fields that are not
+// enforced yet (cors) are reported as warnings and ignored. Any invalid policy value is an error
+// that keeps the route (in spec.policy) or the rule (in a rule's policy) out: an invalid auth
+// or rateLimit because serving without them would expose the service, and the others (timeouts,
+// cache, retries, circuitBreaker, healthCheck, loadBalancer, hashOn, fallback, ipAllow, ...)
+// alike, because serving with settings other than the ones written (a cache keyed differently,
+// retried POSTs, no breaker) would surprise more than a route that is reported and not served.
 #include <set>
 
+#include "controller/translator/cache_reader.h"
 #include "controller/translator/field_reader.h"
 #include "controller/translator/rate_limit_reader.h"
+#include "controller/translator/resilience_reader.h"
 #include "controller/translator/translation_context.h"
+#include "controller/translator/unit_reader.h"
 #include "controller/translator/validation.h"
 #include "src/common/base64.h"
 #include "src/common/units.h"
@@ -16,9 +21,6 @@
 namespace atrium::controller::translator {
 
 namespace {
-
-const std::set<std::string> kMethods = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
-                                        "CONNECT", "OPTIONS", "TRACE", "PATCH"};
 
 struct PolicyFields {
   config::Timeouts timeouts;
@@ -28,6 +30,17 @@ struct PolicyFields {
   // Likewise a rule's rateLimit; rate_limit_path is where it was written, for diagnostics.
   std::optional<config::RateLimitPolicy> rate_limit;
   std::string rate_limit_path;
+  // Inside cache, retries, circuitBreaker and healthCheck a rule's fields override the route's
+  // one by one (as within timeouts); unset: the feature is off.
+  std::optional<config::CachePolicy> cache;
+  std::optional<config::RetryPolicy> retries;
+  std::optional<config::CircuitBreaker> circuit_breaker;
+  std::optional<config::HealthCheck> health_check;
+  std::optional<config::LoadBalancer> load_balancer;  // unset: RoundRobin
+  // Unset: ClientIP. hash_on_path is where it was written, for the unused-hashOn warning.
+  std::optional<HashKey> hash_on;
+  std::string hash_on_path;
+  std::optional<config::DirectResponse> fallback;  // a rule's replaces the route's as a whole
 };
 
 // A realm goes into WWW-Authenticate inside quotes: printable, no quote or backslash.
@@ -38,12 +51,6 @@ bool isRealm(const std::string& s) {
   }
   return true;
 }
-
-// policy.auth → the methods a request may use. `type` or `anyOf` (a list of types) names them;
-// their settings are the sibling apiKey/basic/jwt objects. JWT is refused for now: serving the
-// route without it would let everyone in.
-std::optional<uint32_t> readDurationMs(FieldReader& r, const nlohmann::json& parent,
-                                       const std::string& path, const char* key);
 
 // data[key] of a Secret of the route's namespace, for JWT key material; reported when unusable.
 // The object is then not cached (translation_cache.h): a replay could not see the Secret change.
@@ -225,19 +232,6 @@ std::optional<config::AuthPolicy> readAuth(TranslationContext& ctx, FieldReader&
   return policy;
 }
 
-std::optional<uint32_t> readDurationMs(FieldReader& r, const nlohmann::json& parent,
-                                       const std::string& path, const char* key) {
-  auto text = r.string(parent, path, key);
-  if (!text) return std::nullopt;
-  auto d = common::parseDuration(*text);
-  if (!d || d->count() <= 0 || d->count() > std::numeric_limits<uint32_t>::max()) {
-    r.error(FieldReader::join(path, key),
-            "invalid duration \"" + *text + "\" (e.g. 500ms, 5s, 1m)");
-    return std::nullopt;
-  }
-  return static_cast<uint32_t>(d->count());
-}
-
 std::vector<std::string> readCidrs(FieldReader& r, const nlohmann::json& parent,
                                    const std::string& path, const char* key) {
   std::vector<std::string> out;
@@ -255,6 +249,44 @@ std::vector<std::string> readCidrs(FieldReader& r, const nlohmann::json& parent,
   return out;
 }
 
+// directResponse and policy.fallback: a response the gateway answers itself. The content type
+// is sent as a header: a CR or LF in it would let a manifest inject headers.
+std::optional<config::DirectResponse> readDirectResponse(FieldReader& r, const nlohmann::json& dr,
+                                                         const std::string& dpath) {
+  const size_t errors_before = r.errorCount();
+  r.unknownFields(dr, dpath, {"status", "contentType", "body"});
+  config::DirectResponse response;
+  const int64_t status = r.integer(dr, dpath, "status").value_or(200);
+  if (status < 200 || status > 599) {
+    r.error(FieldReader::join(dpath, "status"), "must be between 200 and 599");
+  }
+  response.status = static_cast<int>(status);
+  response.content_type = r.string(dr, dpath, "contentType").value_or("text/plain");
+  if (!isHeaderValue(response.content_type)) {
+    r.error(FieldReader::join(dpath, "contentType"), "must not contain control characters");
+  }
+  response.body = r.string(dr, dpath, "body").value_or("");
+  if (r.errorCount() != errors_before) return std::nullopt;
+  return response;
+}
+
+// policy.loadBalancer and policy.hashOn (the strings beside each other in one policy).
+void readBalancing(FieldReader& r, const nlohmann::json& policy, const std::string& path,
+                   PolicyFields& out) {
+  if (auto lb = r.string(policy, path, "loadBalancer")) {
+    if (auto v = parseLoadBalancer(r, *lb, FieldReader::join(path, "loadBalancer"))) {
+      out.load_balancer = *v;
+    }
+  }
+  if (auto hash = r.string(policy, path, "hashOn")) {
+    const std::string hpath = FieldReader::join(path, "hashOn");
+    if (auto v = parseHashOn(r, *hash, hpath)) {
+      out.hash_on = std::move(*v);
+      out.hash_on_path = hpath;
+    }
+  }
+}
+
 // Applies `policy` on top of `base` (rule policies override route-wide fields one by one).
 // `rate_limit_scope` names the buckets of a rateLimit written here (RateLimitPolicy::scope).
 PolicyFields readPolicy(TranslationContext& ctx, FieldReader& r, const nlohmann::json* policy,
@@ -268,12 +300,8 @@ PolicyFields readPolicy(TranslationContext& ctx, FieldReader& r, const nlohmann:
     base.rate_limit_path = FieldReader::join(path, "rateLimit");
     base.rate_limit = readRateLimitPolicy(r, *rate_limit, base.rate_limit_path, rate_limit_scope);
   }
-  for (const char* ignored :
-       {"cache", "retries", "circuitBreaker", "healthCheck", "loadBalancer", "hashOn", "fallback",
-        "cors"}) {
-    if (policy->contains(ignored)) {
-      r.warning(FieldReader::join(path, ignored), "is not supported by this version yet; ignored");
-    }
+  if (policy->contains("cors")) {
+    r.warning(FieldReader::join(path, "cors"), "is not supported by this version yet; ignored");
   }
   static const std::set<std::string> kKnown = {"auth",
                                                "rateLimit",
@@ -299,16 +327,31 @@ PolicyFields readPolicy(TranslationContext& ctx, FieldReader& r, const nlohmann:
     if (auto v = readDurationMs(r, *t, tpath, "request")) base.timeouts.request_ms = *v;
     if (auto v = readDurationMs(r, *t, tpath, "idle")) base.timeouts.idle_ms = *v;
   }
-  if (policy->contains("maxRequestBodySize")) {
-    const auto& v = (*policy)["maxRequestBodySize"];
-    std::optional<uint64_t> size;
-    if (v.is_number_unsigned()) size = v.get<uint64_t>();
-    if (v.is_string()) size = common::parseByteSize(v.get<std::string>());
-    if (!size) {
-      r.error(FieldReader::join(path, "maxRequestBodySize"), "must be a byte size such as 1Mi");
-    } else {
-      base.max_body = *size;
+  if (auto v = readByteSize(r, *policy, path, "maxRequestBodySize")) base.max_body = *v;
+  if (const auto* c = r.object(*policy, path, "cache")) {
+    base.cache = readCachePolicy(r, *c, FieldReader::join(path, "cache"),
+                                 base.cache.value_or(config::CachePolicy{}));
+  }
+  if (const auto* rt = r.object(*policy, path, "retries")) {
+    base.retries = readRetryPolicy(r, *rt, FieldReader::join(path, "retries"),
+                                   base.retries.value_or(config::RetryPolicy{}));
+  }
+  if (const auto* cb = r.object(*policy, path, "circuitBreaker")) {
+    base.circuit_breaker =
+        readCircuitBreaker(r, *cb, FieldReader::join(path, "circuitBreaker"),
+                           base.circuit_breaker.value_or(config::CircuitBreaker{}));
+  }
+  if (const auto* hc = r.object(*policy, path, "healthCheck")) {
+    base.health_check = readHealthCheck(r, *hc, FieldReader::join(path, "healthCheck"),
+                                        base.health_check.value_or(config::HealthCheck{}));
+  }
+  readBalancing(r, *policy, path, base);
+  if (const auto* fb = r.object(*policy, path, "fallback")) {
+    const std::string fpath = FieldReader::join(path, "fallback");
+    if (isAbsent(*fb, "status")) {
+      r.error(FieldReader::join(fpath, "status"), "is required");  // as the CRD says
     }
+    base.fallback = readDirectResponse(r, *fb, fpath);
   }
   if (policy->contains("ipAllow")) base.ip_allow = readCidrs(r, *policy, path, "ipAllow");
   if (policy->contains("ipDeny")) base.ip_deny = readCidrs(r, *policy, path, "ipDeny");
@@ -383,7 +426,7 @@ std::optional<config::RouteMatch> readMatch(FieldReader& r, const nlohmann::json
     }
   }
   if (auto method = r.string(item, path, "method")) {
-    if (!kMethods.count(*method)) {
+    if (!isMethod(*method)) {
       r.error(FieldReader::join(path, "method"), "unknown method \"" + *method + "\"");
     }
     m.method = *method;
@@ -710,6 +753,7 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
   }
   std::set<std::string> rule_names;
   std::set<std::string> warned_limits;  // a route-wide limit is reported once, not per rule
+  std::set<std::string> hash_on_used, hash_on_unused;  // field paths of hashOn
   for (size_t i = 0; i < rules->size(); ++i) {
     const auto& rule = (*rules)[i];
     const std::string path = FieldReader::index("spec.rules", i);
@@ -738,18 +782,7 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     readFilters(r, rule, path, route);
     readBackends(ctx, r, object, rule, path, route);
     if (const auto* dr = r.object(rule, path, "directResponse")) {
-      const std::string dpath = FieldReader::join(path, "directResponse");
-      config::DirectResponse response;
-      response.status = static_cast<int>(r.integer(*dr, dpath, "status").value_or(200));
-      if (response.status < 200 || response.status > 599) {
-        r.error(FieldReader::join(dpath, "status"), "must be between 200 and 599");
-      }
-      response.content_type = r.string(*dr, dpath, "contentType").value_or("text/plain");
-      if (!isHeaderValue(response.content_type)) {
-        r.error(FieldReader::join(dpath, "contentType"), "must not contain control characters");
-      }
-      response.body = r.string(*dr, dpath, "body").value_or("");
-      route.direct_response = response;
+      route.direct_response = readDirectResponse(r, *dr, FieldReader::join(path, "directResponse"));
     }
     if (rule.contains("aggregate")) {
       r.error(FieldReader::join(path, "aggregate"), "is not supported by this version yet");
@@ -762,6 +795,15 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     // A rule's own rateLimit gets buckets of its own, named like the route.
     PolicyFields policy = readPolicy(ctx, r, r.object(rule, path, "policy"),
                                      FieldReader::join(path, "policy"), route_policy, route.name);
+    route.load_balancer = policy.load_balancer.value_or(config::LoadBalancer::RoundRobin);
+    if (route.load_balancer == config::LoadBalancer::ConsistentHash) {
+      const HashKey key = policy.hash_on.value_or(HashKey{});  // none written: the client IP
+      route.hash_on = key.on;
+      route.hash_on_name = key.name;
+      if (!policy.hash_on_path.empty()) hash_on_used.insert(policy.hash_on_path);
+    } else if (!policy.hash_on_path.empty()) {
+      hash_on_unused.insert(policy.hash_on_path);
+    }
     if (r.errorCount() != errors_before) continue;  // this rule is left out; the others apply
     if (policy.rate_limit && !policy.auth) warnUnauthenticatedLimits(r, policy, warned_limits);
     route.timeouts = policy.timeouts;
@@ -773,7 +815,19 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     route.client_cert_required = client_cert_required;
     route.auth = policy.auth;
     route.rate_limit = policy.rate_limit;
+    route.cache = policy.cache;
+    route.retries = policy.retries;
+    route.circuit_breaker = policy.circuit_breaker;
+    route.health_check = policy.health_check;
+    route.fallback = policy.fallback;
     for (const auto& host : hostnames) ctx.addRoute(host, route);
+  }
+  // A hashOn written where no rule balances by ConsistentHash (a route-wide one that rules
+  // override, or one without the loadBalancer it keys) changes nothing: said once per place.
+  for (const auto& field : hash_on_unused) {
+    if (!hash_on_used.count(field)) {
+      r.warning(field, "is only used with loadBalancer: ConsistentHash; ignored");
+    }
   }
 }
 

@@ -4,8 +4,18 @@
 #include <re2/re2.h>
 
 #include <cctype>
+#include <set>
 
 namespace atrium::controller::translator {
+
+namespace {
+
+const std::set<std::string, std::less<>> kMethods = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+
+}  // namespace
+
+bool isMethod(std::string_view method) { return kMethods.count(method) > 0; }
 
 std::string checkHostname(std::string_view host) {
   if (host.empty()) return "must not be empty";

@@ -11,6 +11,9 @@ namespace atrium::controller::translator {
 std::string checkHostname(std::string_view host);
 // An HTTP token (RFC 9110 field-name).
 bool isHeaderName(std::string_view name);
+// One of the methods of RFC 9110 and PATCH, upper-case as the CRDs' enums list them (matches,
+// cache.methods): a misspelt method would silently match or cache nothing.
+bool isMethod(std::string_view method);
 // A field value: visible ASCII, obs-text, spaces and tabs; never CR, LF or NUL.
 bool isHeaderValue(std::string_view value);
 // An absolute path usable in a match or rewrite: starts with '/', no '?', '#', spaces or CTLs.

@@ -71,6 +71,7 @@ int runGateway(const Flags& flags) {
   proxy_options.replicas = flags.replicas;
   proxy_options.trusted_proxies = flags.trusted_proxies;
   proxy_options.state_dir = flags.state_dir;
+  proxy_options.cache_size = flags.cache_size;
   if (flags.clock_start) {
     proxy_options.clock_offset_s =
         *flags.clock_start - std::chrono::duration_cast<std::chrono::seconds>(

@@ -125,6 +125,54 @@ struct AuthPolicy {
   bool operator==(const AuthPolicy&) const = default;
 };
 
+// policy.cache (SPEC §3.2, §5.4): responses kept in the in-memory cache of the replica.
+struct CachePolicy {
+  uint32_t ttl_ms = 0;  // freshness when the response gives none (0: only what it gives)
+  std::vector<std::string> methods = {"GET", "HEAD"};  // upper-case; HEAD is served from GET
+  std::vector<std::string> vary;  // request header names (lower-case) added to the key
+  bool respect_cache_control = true;  // request and response Cache-Control / Expires
+  uint32_t stale_if_error_ms = 0;     // how long past freshness an entry may stand in
+  uint64_t max_object_bytes = 1024 * 1024;
+  // Query parameters that make up the key (sorted by name); empty with !key_whole_query: none.
+  bool key_whole_query = true;  // keyQueryParams absent: the whole query, in normalised order
+  std::vector<std::string> key_query_params;
+  // Responses to authenticated requests are cached per consumer unless shared.
+  bool share_across_consumers = false;
+  bool cache_set_cookie = false;  // Set-Cookie responses are never stored unless true
+  bool operator==(const CachePolicy&) const = default;
+};
+
+enum class RetryOn : uint8_t { ConnectFailure, Reset, Status502, Status503, Status504 };
+
+struct RetryPolicy {
+  uint32_t attempts = 0;  // extra tries after the first (0: none)
+  std::vector<RetryOn> retry_on = {RetryOn::ConnectFailure, RetryOn::Reset};
+  uint32_t per_try_timeout_ms = 0;  // 0: the request timeout
+  uint32_t backoff_ms = 25;         // base of the jittered exponential backoff
+  bool retry_non_idempotent = false;  // POST/PATCH too (only with a buffered body)
+  bool operator==(const RetryPolicy&) const = default;
+};
+
+struct CircuitBreaker {
+  uint32_t consecutive_failures = 5;  // 0: never opens on failures
+  uint32_t open_for_ms = 30'000;
+  uint32_t max_connections = 0;       // 0: unlimited
+  uint32_t max_pending_requests = 0;  // 0: unlimited
+  bool operator==(const CircuitBreaker&) const = default;
+};
+
+struct HealthCheck {
+  std::string path = "/healthz";
+  uint32_t interval_ms = 5000;
+  uint32_t timeout_ms = 1000;
+  uint32_t unhealthy_threshold = 3;
+  uint32_t healthy_threshold = 2;
+  bool operator==(const HealthCheck&) const = default;
+};
+
+enum class LoadBalancer : uint8_t { RoundRobin, LeastRequest, ConsistentHash };
+enum class HashOn : uint8_t { ClientIP, Header, Cookie };
+
 // policy.rateLimit (SPEC §3.2) and an APIConsumer's plan.rateLimit: token buckets that hold
 // `requests + burst` tokens and refill `requests` per `period`.
 enum class RateLimitKey { Consumer, ClientIP, Route, Header };
@@ -207,6 +255,16 @@ struct Route {
   bool client_cert_required = false;
   std::optional<AuthPolicy> auth;  // none: no authentication
   std::optional<RateLimitPolicy> rate_limit;
+  std::optional<CachePolicy> cache;
+  std::optional<RetryPolicy> retries;
+  std::optional<CircuitBreaker> circuit_breaker;
+  std::optional<HealthCheck> health_check;
+  LoadBalancer load_balancer = LoadBalancer::RoundRobin;
+  HashOn hash_on = HashOn::ClientIP;
+  std::string hash_on_name;  // the header (lower-case) or cookie name for Header/Cookie
+  // Answered when no backend can serve (no ready endpoint, circuit open, retries exhausted)
+  // and no stale cache entry stands in.
+  std::optional<DirectResponse> fallback;
   bool operator==(const Route&) const = default;
 };
 

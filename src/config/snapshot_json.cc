@@ -16,6 +16,18 @@ NLOHMANN_JSON_SERIALIZE_ENUM(RateLimitKey, {{RateLimitKey::Consumer, "Consumer"}
                                             {RateLimitKey::Header, "Header"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(QuotaPeriod,
                              {{QuotaPeriod::Day, "day"}, {QuotaPeriod::Month, "month"}})
+// The CRD's spellings, so /config reads like the manifest.
+NLOHMANN_JSON_SERIALIZE_ENUM(RetryOn, {{RetryOn::ConnectFailure, "connect-failure"},
+                                       {RetryOn::Reset, "reset"},
+                                       {RetryOn::Status502, "502"},
+                                       {RetryOn::Status503, "503"},
+                                       {RetryOn::Status504, "504"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(LoadBalancer, {{LoadBalancer::RoundRobin, "RoundRobin"},
+                                            {LoadBalancer::LeastRequest, "LeastRequest"},
+                                            {LoadBalancer::ConsistentHash, "ConsistentHash"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(HashOn, {{HashOn::ClientIP, "ClientIP"},
+                                      {HashOn::Header, "Header"},
+                                      {HashOn::Cookie, "Cookie"}})
 
 // Optional and defaulted fields are written only when set, so golden files stay readable.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PathMatch, type, value)
@@ -28,6 +40,19 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Redirect, scheme, hostname, port
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DirectResponse, status, content_type, body)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Timeouts, connect_ms, request_ms, idle_ms)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Endpoint, address, port)
+// Policies present on a route are written whole, defaults included (like rate limits): a reader
+// of /config should not have to know the defaults to see what a route does. Read back, a
+// missing field takes the IR default.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CachePolicy, ttl_ms, methods, vary,
+                                                respect_cache_control, stale_if_error_ms,
+                                                max_object_bytes, key_whole_query, key_query_params,
+                                                share_across_consumers, cache_set_cookie)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RetryPolicy, attempts, retry_on, per_try_timeout_ms,
+                                                backoff_ms, retry_non_idempotent)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CircuitBreaker, consecutive_failures, open_for_ms,
+                                                max_connections, max_pending_requests)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(HealthCheck, path, interval_ms, timeout_ms,
+                                                unhealthy_threshold, healthy_threshold)
 namespace {
 
 nlohmann::json clusterToJson(const Cluster& c) {
@@ -188,6 +213,17 @@ nlohmann::json routeToJson(const Route& r) {
     j["auth"] = std::move(auth);
   }
   if (r.rate_limit) j["rate_limit"] = rateLimitPolicyToJson(*r.rate_limit);
+  if (r.cache) j["cache"] = *r.cache;
+  if (r.retries) j["retries"] = *r.retries;
+  if (r.circuit_breaker) j["circuit_breaker"] = *r.circuit_breaker;
+  if (r.health_check) j["health_check"] = *r.health_check;
+  if (r.load_balancer != kDefaults.load_balancer) j["load_balancer"] = r.load_balancer;
+  // With ConsistentHash the key is written even when it is the default client IP.
+  if (r.hash_on != kDefaults.hash_on || r.load_balancer == LoadBalancer::ConsistentHash) {
+    j["hash_on"] = r.hash_on;
+  }
+  if (!r.hash_on_name.empty()) j["hash_on_name"] = r.hash_on_name;
+  if (r.fallback) j["fallback"] = *r.fallback;
   return j;
 }
 
@@ -246,6 +282,14 @@ Route routeFromJson(const nlohmann::json& j) {
     r.auth = std::move(auth);
   }
   if (j.contains("rate_limit")) r.rate_limit = rateLimitPolicyFromJson(j["rate_limit"]);
+  if (j.contains("cache")) r.cache = j["cache"].get<CachePolicy>();
+  if (j.contains("retries")) r.retries = j["retries"].get<RetryPolicy>();
+  if (j.contains("circuit_breaker")) r.circuit_breaker = j["circuit_breaker"].get<CircuitBreaker>();
+  if (j.contains("health_check")) r.health_check = j["health_check"].get<HealthCheck>();
+  r.load_balancer = j.value("load_balancer", r.load_balancer);
+  r.hash_on = j.value("hash_on", r.hash_on);
+  r.hash_on_name = j.value("hash_on_name", std::string());
+  if (j.contains("fallback")) r.fallback = j["fallback"].get<DirectResponse>();
   return r;
 }
 

@@ -34,6 +34,99 @@ void checkRateLimit(const RateLimit& l, const std::string& where,
   }
 }
 
+bool hasUpper(const std::string& s) {
+  for (char c : s) {
+    if (c >= 'A' && c <= 'Z') return true;
+  }
+  return false;
+}
+
+bool hasLower(const std::string& s) {
+  for (char c : s) {
+    if (c >= 'a' && c <= 'z') return true;
+  }
+  return false;
+}
+
+// Lists the data plane looks names up in: sorted and unique, as the translator stores them, so
+// equal sets compare equal (and a binary search finds them).
+bool sortedUnique(const std::vector<std::string>& list) {
+  for (size_t i = 1; i < list.size(); ++i) {
+    if (!(list[i - 1] < list[i])) return false;
+  }
+  return true;
+}
+
+void checkCache(const CachePolicy& c, const std::string& where,
+                std::vector<std::string>& problems) {
+  if (c.methods.empty()) problems.push_back(where + ": cache without methods");
+  for (const auto& m : c.methods) {
+    if (m.empty() || hasLower(m)) {
+      problems.push_back(where + ": cache method '" + m + "' is not an upper-case method");
+    }
+  }
+  for (const auto& v : c.vary) {
+    if (v.empty() || hasUpper(v)) {
+      problems.push_back(where + ": cache vary header '" + v + "' is not a lower-case name");
+    }
+  }
+  if (!sortedUnique(c.methods) || !sortedUnique(c.vary) || !sortedUnique(c.key_query_params)) {
+    problems.push_back(where + ": cache lists must be sorted without duplicates");
+  }
+  if (c.key_whole_query && !c.key_query_params.empty()) {
+    problems.push_back(where + ": cache key names query parameters and the whole query");
+  }
+  for (const auto& p : c.key_query_params) {
+    if (p.empty()) problems.push_back(where + ": cache key query parameter without a name");
+  }
+}
+
+void checkResilience(const Route& r, const std::string& where, std::vector<std::string>& problems) {
+  if (r.retries) {
+    if (r.retries->attempts > 10) problems.push_back(where + ": more than 10 retry attempts");
+    for (size_t i = 1; i < r.retries->retry_on.size(); ++i) {
+      if (!(r.retries->retry_on[i - 1] < r.retries->retry_on[i])) {
+        problems.push_back(where + ": retry_on must be sorted without duplicates");
+        break;
+      }
+    }
+  }
+  // A breaker that opens on failures must stay open for some time, or it never stops anything.
+  if (r.circuit_breaker && r.circuit_breaker->consecutive_failures > 0 &&
+      r.circuit_breaker->open_for_ms == 0) {
+    problems.push_back(where + ": circuit breaker opens for 0 ms");
+  }
+  if (r.health_check) {
+    const auto& h = *r.health_check;
+    if (h.path.empty() || h.path.front() != '/') {
+      problems.push_back(where + ": health check path '" + h.path + "' is not absolute");
+    }
+    // A check still running when the next one starts would pile up.
+    if (h.interval_ms == 0 || h.timeout_ms == 0 || h.timeout_ms >= h.interval_ms) {
+      problems.push_back(where + ": health check timeout must be above 0 and below the interval");
+    }
+    if (h.unhealthy_threshold < 1 || h.healthy_threshold < 1) {
+      problems.push_back(where + ": health check thresholds must be at least 1");
+    }
+  }
+  // The hash key means something only with ConsistentHash, and a Header/Cookie key needs its
+  // name (a header's lower-case, as requests are looked up).
+  const bool named = r.hash_on == HashOn::Header || r.hash_on == HashOn::Cookie;
+  if (r.load_balancer != LoadBalancer::ConsistentHash &&
+      (r.hash_on != HashOn::ClientIP || !r.hash_on_name.empty())) {
+    problems.push_back(where + ": hash key without load balancer ConsistentHash");
+  } else if (named && r.hash_on_name.empty()) {
+    problems.push_back(where + ": hash key needs a name");
+  } else if (!named && !r.hash_on_name.empty()) {
+    problems.push_back(where + ": hash key ClientIP takes no name");
+  } else if (r.hash_on == HashOn::Header && hasUpper(r.hash_on_name)) {
+    problems.push_back(where + ": hash header name is not lower-case");
+  }
+  if (r.fallback && (r.fallback->status < 200 || r.fallback->status > 599)) {
+    problems.push_back(where + ": fallback status out of range");
+  }
+}
+
 // Same rule as the translator's isPriceDecimal (controller/translator/plan_reader.h, which the
 // IR cannot include): 1 to 12 digits, optionally '.' and 1 to 6 digits, so bills in
 // millionths never need rounding and fit 64 bits.
@@ -130,6 +223,8 @@ std::vector<std::string> validate(const ConfigSnapshot& snapshot) {
                          problems);
         }
       }
+      if (r.cache) checkCache(*r.cache, where, problems);
+      checkResilience(r, where, problems);
     }
   }
   std::set<std::string> certificates;

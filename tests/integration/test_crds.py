@@ -36,7 +36,9 @@ REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "crds"
 TRANSLATOR_FILES = [REPO / "controller" / "translator" / name
                     for name in ("apiroute_translator.cc", "rate_limit_reader.h",
-                                 "rate_limit_reader.cc")]
+                                 "rate_limit_reader.cc", "cache_reader.h", "cache_reader.cc",
+                                 "resilience_reader.h", "resilience_reader.cc",
+                                 "unit_reader.cc", "validation.cc")]
 
 GROUP = "atrium.dev"
 VERSION = "v1alpha1"
@@ -307,10 +309,11 @@ def full_policy(rule_level: bool) -> dict:
                       "scope": "Global"},
         "cache": {"ttl": "30s", "methods": ["GET", "HEAD"], "vary": ["Accept-Language"],
                   "respectCacheControl": True, "staleIfError": "5m", "maxObjectSize": "1Mi",
-                  "keyQueryParams": ["page", "size"]},
+                  "keyQueryParams": ["page", "size"], "shareAcrossConsumers": rule_level,
+                  "cacheSetCookie": False},
         "timeouts": {"connect": "2s", "request": "30s", "idle": "1m30s"},
         "retries": {"attempts": 2, "retryOn": ["connect-failure", "reset", "503"],
-                    "perTryTimeout": "500ms", "backoff": "25ms"},
+                    "perTryTimeout": "500ms", "backoff": "25ms", "retryNonIdempotent": True},
         "circuitBreaker": {"consecutiveFailures": 5, "openFor": "30s", "maxConnections": 1024,
                            "maxPendingRequests": 128},
         "healthCheck": {"path": "/healthz", "interval": "10s", "timeout": "1s",
@@ -869,7 +872,16 @@ def edge_routes() -> list[dict]:
         "timeouts": {"connect": "500µs", "request": "1h30m", "idle": "1.5s"},
         "maxRequestBodySize": 0,
         "ipAllow": ["192.0.2.1", "2001:db8::1", "10.0.0.0/8", "::/0"],
-        "cache": {"ttl": ".5s", "staleIfError": "1d"},
+        "cache": {"ttl": ".5s", "staleIfError": "1d", "maxObjectSize": 0, "keyQueryParams": [],
+                  "methods": ["PATCH"]},
+        "retries": {"attempts": 10, "retryOn": [], "perTryTimeout": "1ms", "backoff": "0s"},
+        "circuitBreaker": {"consecutiveFailures": 1000, "openFor": "250us",
+                           "maxConnections": 1000000, "maxPendingRequests": 0},
+        "healthCheck": {"path": "/%7Eops/ready", "interval": "2ms", "timeout": "1ms",
+                        "unhealthyThreshold": 100, "healthyThreshold": 1},
+        "loadBalancer": "ConsistentHash",
+        "hashOn": "Header:" + "X" * 256,
+        "fallback": {"status": 599, "contentType": "text/plain;\tcharset=utf-8", "body": ""},
     }
     route["spec"]["rules"] = [
         {"matches": [{"path": {"type": "RegularExpression", "value": "/a?b#c//./(x|y)"}},
@@ -1215,7 +1227,7 @@ TRANSLATOR_FIELDS: dict[str, list[tuple[str, str]]] = {
              (f"{B}.tls.caSecretRef.name", "string")],
     "matches": [("spec.rules[].matches", "array")],
     "path": [(f"{M}.path", "object"), (f"{F}.rewrite.path", "string"),
-             (f"{F}.redirect.path", "string")],
+             (f"{F}.redirect.path", "string")] + [(f"{p}.healthCheck.path", "string") for p in POL],
     "type": [(f"{M}.path.type", "string"), (f"{M}.headers[].type", "string"),
              (f"{M}.queryParams[].type", "string")],
     "value": [(f"{M}.path.value", "string"), (f"{M}.headers[].value", "string"),
@@ -1241,9 +1253,12 @@ TRANSLATOR_FIELDS: dict[str, list[tuple[str, str]]] = {
     "service": [(f"{B}.service", "object")],
     "url": [(f"{B}.url", "string")],
     "directResponse": [("spec.rules[].directResponse", "object")],
-    "status": [("spec.rules[].directResponse.status", "integer")],
-    "contentType": [("spec.rules[].directResponse.contentType", "string")],
-    "body": [("spec.rules[].directResponse.body", "string")],
+    "status": [("spec.rules[].directResponse.status", "integer")]
+    + [(f"{p}.fallback.status", "integer") for p in POL],
+    "contentType": [("spec.rules[].directResponse.contentType", "string")]
+    + [(f"{p}.fallback.contentType", "string") for p in POL],
+    "body": [("spec.rules[].directResponse.body", "string")]
+    + [(f"{p}.fallback.body", "string") for p in POL],
     "aggregate": [("spec.rules[].aggregate", "object")],
     "timeouts": [(f"{p}.timeouts", "object") for p in POL],
     "connect": [(f"{p}.timeouts.connect", "string") for p in POL],
@@ -1281,9 +1296,31 @@ TRANSLATOR_FIELDS: dict[str, list[tuple[str, str]]] = {
     "burst": [(f"{p}.rateLimit.limits[].burst", "integer") for p in POL],
     "scope": [(f"{p}.rateLimit.scope", "string") for p in POL],
     "cache": [(f"{p}.cache", "object") for p in POL],
+    "ttl": [(f"{p}.cache.ttl", "string") for p in POL],
+    "methods": [(f"{p}.cache.methods", "array") for p in POL],
+    "vary": [(f"{p}.cache.vary", "array") for p in POL],
+    "respectCacheControl": [(f"{p}.cache.respectCacheControl", "boolean") for p in POL],
+    "staleIfError": [(f"{p}.cache.staleIfError", "string") for p in POL],
+    "maxObjectSize": [(f"{p}.cache.maxObjectSize", "int-or-string") for p in POL],
+    "keyQueryParams": [(f"{p}.cache.keyQueryParams", "array") for p in POL],
+    "shareAcrossConsumers": [(f"{p}.cache.shareAcrossConsumers", "boolean") for p in POL],
+    "cacheSetCookie": [(f"{p}.cache.cacheSetCookie", "boolean") for p in POL],
     "retries": [(f"{p}.retries", "object") for p in POL],
+    "attempts": [(f"{p}.retries.attempts", "integer") for p in POL],
+    "retryOn": [(f"{p}.retries.retryOn", "array") for p in POL],
+    "perTryTimeout": [(f"{p}.retries.perTryTimeout", "string") for p in POL],
+    "backoff": [(f"{p}.retries.backoff", "string") for p in POL],
+    "retryNonIdempotent": [(f"{p}.retries.retryNonIdempotent", "boolean") for p in POL],
     "circuitBreaker": [(f"{p}.circuitBreaker", "object") for p in POL],
+    "consecutiveFailures": [(f"{p}.circuitBreaker.consecutiveFailures", "integer") for p in POL],
+    "openFor": [(f"{p}.circuitBreaker.openFor", "string") for p in POL],
+    "maxConnections": [(f"{p}.circuitBreaker.maxConnections", "integer") for p in POL],
+    "maxPendingRequests": [(f"{p}.circuitBreaker.maxPendingRequests", "integer") for p in POL],
     "healthCheck": [(f"{p}.healthCheck", "object") for p in POL],
+    "interval": [(f"{p}.healthCheck.interval", "string") for p in POL],
+    "timeout": [(f"{p}.healthCheck.timeout", "string") for p in POL],
+    "unhealthyThreshold": [(f"{p}.healthCheck.unhealthyThreshold", "integer") for p in POL],
+    "healthyThreshold": [(f"{p}.healthCheck.healthyThreshold", "integer") for p in POL],
     "loadBalancer": [(f"{p}.loadBalancer", "string") for p in POL],
     "hashOn": [(f"{p}.hashOn", "string") for p in POL],
     "fallback": [(f"{p}.fallback", "object") for p in POL],
@@ -1291,6 +1328,7 @@ TRANSLATOR_FIELDS: dict[str, list[tuple[str, str]]] = {
 }
 # Lower-case literals in the translator that are values, not field names.
 TRANSLATOR_VALUES = {"http", "https",  # redirect schemes
+                     "reset",  # a retries.retryOn value
                      "data",  # a Secret's data, read for JWT key material
                      "sub",   # the default consumerClaim
                      "connection", "te", "trailer", "upgrade"}  # managed header names
@@ -1299,7 +1337,8 @@ TRANSLATOR_VALUES = {"http", "https",  # redirect schemes
 READ_TYPES = {"string": {"string"}, "integer": {"integer"}, "boolean": {"boolean"},
               "object": {"object"}, "array": {"array"}, "readDurationMs": {"string"},
               "readCidrs": {"array"}, "readStringMatches": {"array"},
-              "readHeaderModifier": {"object"}}
+              "readHeaderModifier": {"object"}, "readByteSize": {"int-or-string"},
+              "readBounded": {"integer"}}
 
 
 def translator_source() -> str:
@@ -1333,8 +1372,8 @@ def test_every_translator_field_is_in_the_schema(crds):
     # The way the translator reads each key must fit the type of at least one of its places.
     reads = re.findall(r"\br\.(string|integer|boolean|object|array)\([^;]*?\"([a-zA-Z]+)\"\)",
                        source)
-    reads += re.findall(r"\b(readDurationMs|readCidrs|readStringMatches|readHeaderModifier)"
-                        r"\([^;]*?\"([a-zA-Z]+)\"", source)
+    reads += re.findall(r"\b(readDurationMs|readCidrs|readStringMatches|readHeaderModifier|"
+                        r"readByteSize|readBounded)\([^;]*?\"([a-zA-Z]+)\"", source)
     assert len(reads) >= 30
     for how, key in reads:
         types = {typ for _, typ in TRANSLATOR_FIELDS.get(key, [])}
@@ -1444,6 +1483,45 @@ def test_enums_list_what_the_translator_accepts(crds):
     assert "kMaxRateLimits = 8" in source
     assert "*requests < 1 || *requests > kMaxRateLimitCount" in source
     assert "*burst < 0 || *burst > kMaxRateLimitCount" in source
+    # cache, retries, circuitBreaker, healthCheck, loadBalancer, hashOn, fallback: the enums and
+    # bounds of the schema are the translator's (resilience_reader.h, cache_reader.h).
+    for place in POL:
+        assert resolve(root, f"{place}.cache.methods[]")["enum"] == resolve(
+            root, f"{M}.method")["enum"]
+        for field, items in (("methods", 9), ("vary", 16), ("keyQueryParams", 32)):
+            assert resolve(root, f"{place}.cache.{field}")["maxItems"] == items, field
+        assert resolve(root, f"{place}.cache.methods")["minItems"] == 1
+        assert resolve(root, f"{place}.cache.keyQueryParams[]")["maxLength"] == 256
+        assert resolve(root, f"{place}.retries.retryOn[]")["enum"] == [
+            "connect-failure", "reset", "502", "503", "504"]
+        for field, bounds in (("retries.attempts", (0, 10)),
+                              ("circuitBreaker.consecutiveFailures", (1, 1000)),
+                              ("circuitBreaker.maxConnections", (1, 1000000)),
+                              ("circuitBreaker.maxPendingRequests", (0, 1000000)),
+                              ("healthCheck.unhealthyThreshold", (1, 100)),
+                              ("healthCheck.healthyThreshold", (1, 100)),
+                              ("fallback.status", (200, 599))):
+            node = resolve(root, f"{place}.{field}")
+            assert (node["minimum"], node["maximum"]) == bounds, field
+        assert resolve(root, f"{place}.fallback")["required"] == ["status"]
+        assert resolve(root, f"{place}.loadBalancer")["enum"] == [
+            "RoundRobin", "LeastRequest", "ConsistentHash"]
+        assert resolve(root, f"{place}.hashOn")["pattern"].startswith(
+            "^(ClientIP|Header:")
+    for value in ("connect-failure", "reset", "502", "503", "504", "RoundRobin", "LeastRequest",
+                  "ConsistentHash", "Cookie:"):
+        assert f'"{value}' in source, value
+    for constant in ("kMaxRetryAttempts = 10", "kMaxConsecutiveFailures = 1000",
+                     "kMaxCircuitLimit = 1'000'000", "kMaxHealthThreshold = 100",
+                     "kMaxCacheMethods = 9", "kMaxCacheVary = 16",
+                     "kMaxCacheKeyQueryParams = 32", "kMaxCacheKeyQueryParamLength = 256"):
+        assert constant in source, constant
+    for call in ('"attempts", 0, kMaxRetryAttempts', '"consecutiveFailures", 1, '
+                 'kMaxConsecutiveFailures', '"maxConnections", 1, kMaxCircuitLimit',
+                 '"maxPendingRequests", 0, kMaxCircuitLimit',
+                 '"unhealthyThreshold", 1, kMaxHealthThreshold',
+                 '"healthyThreshold", 1, kMaxHealthThreshold', "status < 200 || status > 599"):
+        assert call in re.sub(r"\s+", " ", source), call
     # Managed headers: the CEL rules name exactly the translator's kManaged set.
     managed = re.search(r"kManaged = \{(.*?)\};", source, re.S).group(1)
     managed = sorted(re.findall(r'"([a-z-]+)"', managed))

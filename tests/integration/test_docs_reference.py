@@ -224,6 +224,65 @@ def test_per_consumer_limit_without_auth_is_a_warning(tmp_path):
     assert not [line for line in lines if "rateLimit" in line], lines
 
 
+# Every field of the policies the translator now builds into the configuration, with a value
+# the API server accepts.
+RESILIENCE_POLICY = {
+    "cache": {"ttl": "30s", "methods": ["GET", "HEAD"], "vary": ["Accept-Language"],
+              "respectCacheControl": False, "staleIfError": "5m", "maxObjectSize": "1Mi",
+              "keyQueryParams": ["page"], "shareAcrossConsumers": True, "cacheSetCookie": False},
+    "retries": {"attempts": 2, "retryOn": ["connect-failure", "503"], "perTryTimeout": "2s",
+                "backoff": "100ms", "retryNonIdempotent": True},
+    "circuitBreaker": {"consecutiveFailures": 5, "openFor": "30s", "maxConnections": 100,
+                       "maxPendingRequests": 10},
+    "healthCheck": {"path": "/ready", "interval": "10s", "timeout": "1s",
+                    "unhealthyThreshold": 3, "healthyThreshold": 2},
+    "loadBalancer": "ConsistentHash",
+    "hashOn": "Cookie:session",
+    "fallback": {"status": 503, "contentType": "application/json", "body": "{}"},
+}
+
+
+def test_resilience_policies_are_implemented(tmp_path):
+    # Nothing in the reference marks them, the binary takes every field as written ...
+    schema = gen.schema_of(gen.load_crd("APIRoute"))
+    for field, value in RESILIENCE_POLICY.items():
+        for where in ("spec.policy", "spec.rules[].policy"):
+            assert documented(f"{where}.{field}") == "implemented", field
+        node = gen.node_at(schema, f"spec.policy.{field}")
+        assert gen.validate(value, node, field) == [], field
+        if isinstance(value, dict):  # the sample uses every field of the object
+            assert set(value) == set(node["properties"]), field
+    for docs in (route(policy=RESILIENCE_POLICY), route(rule_policy=RESILIENCE_POLICY)):
+        code, lines = check(tmp_path, docs)
+        assert code == 0, lines
+        assert not [line for line in lines if line.startswith("warning:")], lines
+
+    # ... and refuses an invalid value at its field path: the route (or rule) is not served.
+    bad = {"retries": {"attempts": 11}, "healthCheck": {"interval": "1s", "timeout": "2s"},
+           "fallback": {"status": 503, "contentType": "a\r\nb: c"}}
+    for where, docs in (("spec.policy", route(policy=bad)),
+                        ("spec.rules[0].policy", route(rule_policy=bad))):
+        code, lines = check(tmp_path, docs)
+        assert code != 0, lines
+        errors = [line for line in lines if not line.startswith("warning:")]
+        for field in ("retries.attempts: must be between 0 and 10",
+                      "healthCheck.timeout: timeout (2000ms) must be shorter than interval",
+                      "fallback.contentType: must not contain control characters"):
+            assert any(f": {where}.{field}" in line for line in errors), (field, lines)
+
+
+def test_hash_on_without_consistent_hash_is_a_warning(tmp_path):
+    # The API server refuses it in one policy object; manifests mode serves the route, says so.
+    code, lines = check(tmp_path, route(policy={"hashOn": "Header:X-User"}))
+    assert code == 0, lines
+    warning = "spec.policy.hashOn: is only used with loadBalancer: ConsistentHash; ignored"
+    assert any(line.startswith("warning:") and f": {warning}" in line for line in lines), lines
+    # ConsistentHash without hashOn keys on the client IP, quietly.
+    code, lines = check(tmp_path, route(rule_policy={"loadBalancer": "ConsistentHash"}))
+    assert code == 0, lines
+    assert not [line for line in lines if "hashOn" in line or "loadBalancer" in line], lines
+
+
 def test_reference_example_uses_only_implemented_fields(tmp_path):
     example = yaml.safe_load(gen.FULL_EXAMPLES["APIRoute"])
     code, lines = check(tmp_path, [example])

@@ -9,62 +9,14 @@
 #include <vector>
 
 #include "controller/manifests/manifest_loader.h"
+#include "tests/unit/controller/translator/translate_yaml.h"
 #include "controller/translator/translation_cache.h"
 #include "controller/translator/translator.h"
 
 namespace atrium::controller::translator {
 namespace {
 
-manifests::LoadResult load(const std::string& yaml) {
-  manifests::LoadResult loaded;
-  manifests::parseManifestText(yaml, "test.yaml", loaded);
-  for (const auto& d : loaded.diagnostics) ADD_FAILURE() << "loader: " << d.format();
-  return loaded;
-}
-
-TranslatorOptions options() {
-  TranslatorOptions o;
-  o.watch_without_class = true;
-  return o;
-}
-
-TranslationResult translateYaml(const std::string& yaml) {
-  return translate(load(yaml).objects, options());
-}
-
-// The route named `name` (namespace/object/rule) of the first host that has it.
-const config::Route* findRoute(const TranslationResult& result, const std::string& name) {
-  for (const auto& vh : result.snapshot.virtual_hosts) {
-    for (const auto& r : vh.routes) {
-      if (r.name == name) return &r;
-    }
-  }
-  return nullptr;
-}
-
-// "field: message" of the errors (or warnings) of the result.
-std::vector<std::string> reports(const TranslationResult& result, bool warnings) {
-  std::vector<std::string> out;
-  for (const auto& d : result.diagnostics) {
-    if (d.warning == warnings) out.push_back(d.field + ": " + d.message);
-  }
-  return out;
-}
-
-const char* kService = R"(
----
-apiVersion: v1
-kind: Service
-metadata: {name: svc, namespace: shop}
-spec:
-  ports: [{port: 80}]
-)";
-
-std::string route(const std::string& spec) {
-  return "apiVersion: atrium.dev/v1alpha1\nkind: APIRoute\nmetadata: {name: orders, namespace: "
-         "shop}\nspec:\n  hostnames: [api.example.com]\n" +
-         spec + kService;
-}
+using namespace yaml_support;  // load, translateYaml, findRoute, reports, route
 
 const std::string kNoConsumer = "no consumer is authenticated on this route; the client IP is used";
 

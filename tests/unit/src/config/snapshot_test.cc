@@ -49,12 +49,33 @@ ConfigSnapshot fullSnapshot() {
                                     {1, 86'400'000, 0, RateLimitKey::Route, ""}},
                                    true,
                                    "shop/orders"};
+  CachePolicy cache;
+  cache.ttl_ms = 30'000;
+  cache.methods = {"GET", "HEAD", "POST"};
+  cache.vary = {"accept", "accept-language"};
+  cache.respect_cache_control = false;
+  cache.stale_if_error_ms = 300'000;
+  cache.max_object_bytes = 8ull << 30;
+  cache.key_whole_query = false;
+  cache.key_query_params = {"Page", "sort"};
+  cache.share_across_consumers = true;
+  cache.cache_set_cookie = true;
+  api.cache = cache;
+  api.retries = RetryPolicy{
+      3, {RetryOn::ConnectFailure, RetryOn::Status502, RetryOn::Status504}, 750, 0, true};
+  api.circuit_breaker = CircuitBreaker{10, 60'000, 1024, 128};
+  api.health_check = HealthCheck{"/ready", 10'000, 2'500, 5, 1};
+  api.load_balancer = LoadBalancer::ConsistentHash;
+  api.hash_on = HashOn::Header;
+  api.hash_on_name = "x-user";
+  api.fallback = DirectResponse{503, "application/json", "{\"down\":true}"};
 
   Route redirect;
   redirect.name = "shop/orders/moved";
   redirect.source = "APIRoute shop/orders";
   redirect.matches.push_back({{PathType::Prefix, "/old"}, "", {}, {}});
   redirect.redirect = Redirect{"https", "x.example.com", 8443, "/new", "/y", 301};
+  redirect.load_balancer = LoadBalancer::LeastRequest;
 
   Route direct;
   direct.name = "shop/orders/health";
@@ -62,12 +83,24 @@ ConfigSnapshot fullSnapshot() {
   direct.direct_response = DirectResponse{503, "application/json", "{\"ok\":false}\n\u00e9"};
   direct.rate_limit =
       RateLimitPolicy{{{7, 1'000, 0, RateLimitKey::ClientIP, ""}}, false, "shop/orders/health"};
+  // Policies at their defaults are still written (whole); ConsistentHash on the client IP too.
+  direct.cache = CachePolicy{};
+  direct.retries = RetryPolicy{};
+  direct.circuit_breaker = CircuitBreaker{};
+  direct.health_check = HealthCheck{};
+  direct.load_balancer = LoadBalancer::ConsistentHash;
 
   Route fallback;
   fallback.name = "default/web";
   fallback.source = "Ingress default/web";
   fallback.is_default_backend = true;
   fallback.backends = {{"default/web:80#https", 1, ""}};
+  fallback.load_balancer = LoadBalancer::ConsistentHash;
+  fallback.hash_on = HashOn::Cookie;
+  fallback.hash_on_name = "Session";  // cookie names are case-sensitive
+  fallback.cache = CachePolicy{};
+  fallback.cache->key_whole_query = false;  // keyQueryParams: [] — no query in the key
+  fallback.fallback = DirectResponse{};
 
   s.virtual_hosts = {
       {"", {fallback}}, {"*.example.com", {api, redirect, direct}}, {"api.example.com", {api}}};
@@ -157,6 +190,88 @@ TEST(SnapshotJson, RateLimitAndPlanShape) {
     {"namespace": "tools", "name": "ci", "groups": [], "api_keys": 0, "basic_auth": false,
      "jwt": false}
   ])"));
+}
+
+TEST(SnapshotJson, ResiliencePolicyShape) {
+  const nlohmann::json doc = toJson(fullSnapshot());
+  const nlohmann::json& api = doc["virtual_hosts"][1]["routes"][0];
+  EXPECT_EQ(api["cache"], nlohmann::json::parse(R"({
+    "ttl_ms": 30000, "methods": ["GET", "HEAD", "POST"], "vary": ["accept", "accept-language"],
+    "respect_cache_control": false, "stale_if_error_ms": 300000, "max_object_bytes": 8589934592,
+    "key_whole_query": false, "key_query_params": ["Page", "sort"],
+    "share_across_consumers": true, "cache_set_cookie": true
+  })"));
+  EXPECT_EQ(api["retries"], nlohmann::json::parse(R"({
+    "attempts": 3, "retry_on": ["connect-failure", "502", "504"], "per_try_timeout_ms": 750,
+    "backoff_ms": 0, "retry_non_idempotent": true
+  })"));
+  EXPECT_EQ(api["circuit_breaker"], nlohmann::json::parse(R"({
+    "consecutive_failures": 10, "open_for_ms": 60000, "max_connections": 1024,
+    "max_pending_requests": 128
+  })"));
+  EXPECT_EQ(api["health_check"], nlohmann::json::parse(R"({
+    "path": "/ready", "interval_ms": 10000, "timeout_ms": 2500, "unhealthy_threshold": 5,
+    "healthy_threshold": 1
+  })"));
+  EXPECT_EQ(api["load_balancer"], "ConsistentHash");
+  EXPECT_EQ(api["hash_on"], "Header");
+  EXPECT_EQ(api["hash_on_name"], "x-user");
+  EXPECT_EQ(api["fallback"], nlohmann::json::parse(R"({
+    "status": 503, "content_type": "application/json", "body": "{\"down\":true}"
+  })"));
+  // Present at their defaults: written whole, so /config shows what the route does.
+  const nlohmann::json& direct = doc["virtual_hosts"][1]["routes"][2];
+  EXPECT_EQ(direct["cache"], nlohmann::json::parse(R"({
+    "ttl_ms": 0, "methods": ["GET", "HEAD"], "vary": [], "respect_cache_control": true,
+    "stale_if_error_ms": 0, "max_object_bytes": 1048576, "key_whole_query": true,
+    "key_query_params": [], "share_across_consumers": false, "cache_set_cookie": false
+  })"));
+  EXPECT_EQ(direct["retries"], nlohmann::json::parse(R"({
+    "attempts": 0, "retry_on": ["connect-failure", "reset"], "per_try_timeout_ms": 0,
+    "backoff_ms": 25, "retry_non_idempotent": false
+  })"));
+  EXPECT_EQ(direct["circuit_breaker"], nlohmann::json::parse(R"({
+    "consecutive_failures": 5, "open_for_ms": 30000, "max_connections": 0,
+    "max_pending_requests": 0
+  })"));
+  EXPECT_EQ(direct["health_check"], nlohmann::json::parse(R"({
+    "path": "/healthz", "interval_ms": 5000, "timeout_ms": 1000, "unhealthy_threshold": 3,
+    "healthy_threshold": 2
+  })"));
+  // ConsistentHash names its key even when it is the default client IP.
+  EXPECT_EQ(direct["load_balancer"], "ConsistentHash");
+  EXPECT_EQ(direct["hash_on"], "ClientIP");
+  EXPECT_FALSE(direct.contains("hash_on_name"));
+  EXPECT_FALSE(direct.contains("fallback"));
+  const nlohmann::json& redirect = doc["virtual_hosts"][1]["routes"][1];
+  EXPECT_EQ(redirect["load_balancer"], "LeastRequest");
+  for (const char* absent : {"cache", "retries", "circuit_breaker", "health_check", "hash_on",
+                             "hash_on_name", "fallback"}) {
+    EXPECT_FALSE(redirect.contains(absent)) << absent;
+  }
+  const nlohmann::json& cookie = doc["virtual_hosts"][0]["routes"][0];
+  EXPECT_EQ(cookie["hash_on"], "Cookie");
+  EXPECT_EQ(cookie["hash_on_name"], "Session");
+  EXPECT_EQ(cookie["cache"]["key_whole_query"], false);
+  EXPECT_EQ(cookie["cache"]["key_query_params"], nlohmann::json::array());
+  EXPECT_EQ(cookie["fallback"],
+            nlohmann::json::parse(R"({"status": 200, "content_type": "", "body": ""})"));
+}
+
+TEST(SnapshotJson, ResiliencePolicyMissingFieldsReadAsDefaults) {
+  // Older or hand-written documents: an empty object is the IR default, not zeroes.
+  const auto doc = nlohmann::json::parse(R"({"virtual_hosts": [{"hostname": "", "routes": [
+    {"name": "a", "direct_response": {"status": 200}, "cache": {}, "retries": {},
+     "circuit_breaker": {}, "health_check": {}, "fallback": {}}]}], "clusters": []})");
+  const Route r = snapshotFromJson(doc).virtual_hosts[0].routes[0];
+  EXPECT_EQ(r.cache, CachePolicy{});
+  EXPECT_EQ(r.retries, RetryPolicy{});
+  EXPECT_EQ(r.circuit_breaker, CircuitBreaker{});
+  EXPECT_EQ(r.health_check, HealthCheck{});
+  EXPECT_EQ(r.fallback, DirectResponse{});
+  EXPECT_EQ(r.load_balancer, LoadBalancer::RoundRobin);
+  EXPECT_EQ(r.hash_on, HashOn::ClientIP);
+  EXPECT_EQ(r.hash_on_name, "");
 }
 
 TEST(SnapshotJson, ConsumerCredentialsAreNeverWritten) {
@@ -352,6 +467,120 @@ TEST(SnapshotValidate, PlanInvariants) {
   }
   // No pricing at all, or no plan at all, is fine.
   EXPECT_EQ(joined(problemsWith([](Plan& p) { p = Plan{}; })), "");
+}
+
+TEST(SnapshotValidate, CacheInvariants) {
+  auto problemsWith = [](auto&& change) {
+    ConfigSnapshot s = fullSnapshot();
+    change(*s.virtual_hosts[1].routes[0].cache);
+    return validate(s);
+  };
+  const std::string where = "route shop/orders/list-orders (host '*.example.com'): ";
+  EXPECT_TRUE(mentions(problemsWith([](CachePolicy& c) { c.methods.clear(); }),
+                       where + "cache without methods"));
+  EXPECT_TRUE(mentions(problemsWith([](CachePolicy& c) { c.methods = {"get"}; }),
+                       where + "cache method 'get' is not an upper-case method"));
+  EXPECT_TRUE(mentions(problemsWith([](CachePolicy& c) { c.vary = {"Accept"}; }),
+                       where + "cache vary header 'Accept' is not a lower-case name"));
+  EXPECT_TRUE(mentions(problemsWith([](CachePolicy& c) {
+                         c.vary = {"b", "a"};
+                       }),
+                       where + "cache lists must be sorted without duplicates"));
+  EXPECT_TRUE(mentions(problemsWith([](CachePolicy& c) {
+                         c.methods = {"GET", "GET"};
+                       }),
+                       where + "cache lists must be sorted without duplicates"));
+  EXPECT_TRUE(mentions(problemsWith([](CachePolicy& c) {
+                         c.key_query_params = {"z", "a"};
+                       }),
+                       where + "cache lists must be sorted without duplicates"));
+  EXPECT_TRUE(mentions(problemsWith([](CachePolicy& c) { c.key_whole_query = true; }),
+                       where + "cache key names query parameters and the whole query"));
+  EXPECT_TRUE(mentions(problemsWith([](CachePolicy& c) { c.key_query_params = {""}; }),
+                       where + "cache key query parameter without a name"));
+  EXPECT_EQ(joined(problemsWith([](CachePolicy& c) { c = CachePolicy{}; })), "");
+}
+
+TEST(SnapshotValidate, ResilienceInvariants) {
+  auto problemsWith = [](auto&& change) {
+    ConfigSnapshot s = fullSnapshot();
+    change(s.virtual_hosts[1].routes[0]);
+    return validate(s);
+  };
+  const std::string where = "route shop/orders/list-orders (host '*.example.com'): ";
+  EXPECT_TRUE(mentions(problemsWith([](Route& r) { r.retries->attempts = 11; }),
+                       where + "more than 10 retry attempts"));
+  EXPECT_TRUE(mentions(problemsWith([](Route& r) {
+                         r.retries->retry_on = {RetryOn::Reset, RetryOn::ConnectFailure};
+                       }),
+                       where + "retry_on must be sorted without duplicates"));
+  EXPECT_TRUE(mentions(problemsWith([](Route& r) {
+                         r.retries->retry_on = {RetryOn::Reset, RetryOn::Reset};
+                       }),
+                       where + "retry_on must be sorted without duplicates"));
+  EXPECT_EQ(joined(problemsWith([](Route& r) { r.retries->retry_on.clear(); })), "");
+  EXPECT_TRUE(mentions(problemsWith([](Route& r) { r.circuit_breaker->open_for_ms = 0; }),
+                       where + "circuit breaker opens for 0 ms"));
+  EXPECT_EQ(joined(problemsWith([](Route& r) {
+              r.circuit_breaker->open_for_ms = 0;
+              r.circuit_breaker->consecutive_failures = 0;  // never opens
+            })),
+            "");
+  EXPECT_TRUE(mentions(problemsWith([](Route& r) { r.health_check->path = "healthz"; }),
+                       where + "health check path 'healthz' is not absolute"));
+  for (auto change :
+       {+[](HealthCheck& h) { h.timeout_ms = h.interval_ms; },
+        +[](HealthCheck& h) { h.timeout_ms = 0; }, +[](HealthCheck& h) { h.interval_ms = 0; }}) {
+    EXPECT_TRUE(mentions(problemsWith([&](Route& r) { change(*r.health_check); }),
+                         where + "health check timeout must be above 0 and below the interval"));
+  }
+  EXPECT_TRUE(mentions(problemsWith([](Route& r) { r.health_check->healthy_threshold = 0; }),
+                       where + "health check thresholds must be at least 1"));
+  EXPECT_TRUE(mentions(problemsWith([](Route& r) { r.health_check->unhealthy_threshold = 0; }),
+                       where + "health check thresholds must be at least 1"));
+  EXPECT_TRUE(mentions(problemsWith([](Route& r) { r.fallback->status = 99; }),
+                       where + "fallback status out of range"));
+  EXPECT_TRUE(mentions(problemsWith([](Route& r) { r.fallback->status = 600; }),
+                       where + "fallback status out of range"));
+}
+
+TEST(SnapshotValidate, HashKeyInvariants) {
+  auto problemsWith = [](auto&& change) {
+    ConfigSnapshot s = fullSnapshot();
+    change(s.virtual_hosts[1].routes[0]);
+    return validate(s);
+  };
+  const std::string where = "route shop/orders/list-orders (host '*.example.com'): ";
+  EXPECT_TRUE(mentions(problemsWith([](Route& r) { r.load_balancer = LoadBalancer::RoundRobin; }),
+                       where + "hash key without load balancer ConsistentHash"));
+  EXPECT_TRUE(mentions(problemsWith([](Route& r) {
+                         r.load_balancer = LoadBalancer::LeastRequest;
+                         r.hash_on = HashOn::ClientIP;
+                       }),
+                       where + "hash key without load balancer ConsistentHash"));
+  EXPECT_TRUE(mentions(problemsWith([](Route& r) { r.hash_on_name.clear(); }),
+                       where + "hash key needs a name"));
+  EXPECT_TRUE(mentions(problemsWith([](Route& r) { r.hash_on = HashOn::ClientIP; }),
+                       where + "hash key ClientIP takes no name"));
+  EXPECT_TRUE(mentions(problemsWith([](Route& r) { r.hash_on_name = "X-User"; }),
+                       where + "hash header name is not lower-case"));
+  // A cookie name keeps its case; ConsistentHash on the client IP needs no name.
+  EXPECT_EQ(joined(problemsWith([](Route& r) {
+              r.hash_on = HashOn::Cookie;
+              r.hash_on_name = "Session";
+            })),
+            "");
+  EXPECT_EQ(joined(problemsWith([](Route& r) {
+              r.hash_on = HashOn::ClientIP;
+              r.hash_on_name.clear();
+            })),
+            "");
+  EXPECT_EQ(joined(problemsWith([](Route& r) {
+              r.load_balancer = LoadBalancer::RoundRobin;
+              r.hash_on = HashOn::ClientIP;
+              r.hash_on_name.clear();
+            })),
+            "");
 }
 
 TEST(SnapshotValidate, FindCluster) {
