@@ -3,12 +3,16 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <map>
 #include <thread>
 
 #include "proxy/observability/access_log.h"
 #include "proxy/observability/metrics.h"
 #include "proxy/server/proxy_config.h"
+#include "proxy/server/runtime_registry.h"
 #include "proxy/server/worker.h"
+#include "proxy/cache/request_collapser.h"
+#include "proxy/cache/response_cache.h"
 #include "proxy/filters/jwks_fetcher.h"
 #include "proxy/http/client_ip.h"
 #include "proxy/metering/usage_persister.h"
@@ -25,7 +29,16 @@ ProxyEngine::ProxyEngine(ProxyOptions options)
       tls_(std::make_unique<tls::TlsServer>()),
       self_ports_(std::make_shared<SelfPorts>()),
       limits_(std::make_unique<ratelimit::SharedLimitState>()),
-      trusted_proxies_(std::make_unique<http::TrustedProxies>()) {
+      trusted_proxies_(std::make_unique<http::TrustedProxies>()),
+      cache_(std::make_unique<cache::ResponseCache>(options_.cache_size)) {
+  // Followers are requests already holding a connection each; a bound of 1024 per key keeps a
+  // burst on one hot key collapsed while still capping what one stuck leader can hold.
+  cache::CollapseLimits collapse;
+  collapse.max_followers_per_key = 1024;
+  collapser_ = std::make_unique<cache::RequestCollapser>(collapse, &cache_->counters());
+  metrics_->cache_counters = &cache_->counters();
+  runtime_ = std::make_unique<server::RuntimeRegistry>();
+  metrics_->runtime_renderer = [runtime = runtime_.get()] { return runtime->renderMetrics(); };
   limits_->metrics = &metrics_->limits;
   limits_->replicas = std::max(1u, options_.replicas);
   limits_->wall_offset_s = options_.clock_offset_s;
@@ -73,7 +86,8 @@ void ProxyEngine::start() {
   uint16_t port = options_.http_port;
   uint16_t tls_port = options_.https_port;
   for (unsigned i = 0; i < threads; ++i) {
-    server::Worker::Shared shared{limits_.get(), trusted_proxies_.get(), redis_url_.get()};
+    server::Worker::Shared shared{limits_.get(), trusted_proxies_.get(), redis_url_.get(),
+                                  cache_.get(), collapser_.get()};
     auto worker = std::make_unique<server::Worker>(i, options_, *metrics_, sink, *tls_, self_ports_,
                                                    shared);
     try {
@@ -111,9 +125,11 @@ bool ProxyEngine::publish(std::shared_ptr<const config::ConfigSnapshot> snapshot
   const uint64_t generation = generation_ + 1;
   std::shared_ptr<const server::ProxyConfig> compiled;
   try {
+    runtime_->beginBuild();
     compiled =
         server::ProxyConfig::build(std::move(snapshot), generation, *metrics_, tls_.get(),
-                                   jwks_.get(), &errors);
+                                   jwks_.get(), &errors, runtime_.get());
+    runtime_->endBuild();
   } catch (const std::exception& e) {
     errors.push_back(e.what());
   }
@@ -123,6 +139,8 @@ bool ProxyEngine::publish(std::shared_ptr<const config::ConfigSnapshot> snapshot
     return false;
   }
   for (const auto& e : errors) spdlog::warn("configuration: {}", e);
+  if (current_) purgeChangedCachePolicies(current_->snapshot(), compiled->snapshot());
+  if (!redis_url_) warnGlobalWithoutRedis(compiled->snapshot());
   generation_ = generation;
   current_ = compiled;
   metrics_->tls_invalid_secrets.store(current_->snapshot().invalid_tls_secrets);
@@ -130,6 +148,46 @@ bool ProxyEngine::publish(std::shared_ptr<const config::ConfigSnapshot> snapshot
   metrics_->config_generation.store(generation);
   metrics_->reloads_success.fetch_add(1);
   return true;
+}
+
+namespace {
+
+std::map<std::string, const config::CachePolicy*> cachePolicies(const config::ConfigSnapshot& s) {
+  std::map<std::string, const config::CachePolicy*> out;
+  for (const auto& vh : s.virtual_hosts) {
+    for (const auto& r : vh.routes) out[r.name] = r.cache ? &*r.cache : nullptr;
+  }
+  return out;
+}
+
+}  // namespace
+
+void ProxyEngine::purgeChangedCachePolicies(const config::ConfigSnapshot& before,
+                                            const config::ConfigSnapshot& after) {
+  // Entries were keyed and timed under their route's policy: a changed or removed policy
+  // drops them, an unchanged one keeps them across the reload.
+  const auto now = cachePolicies(after);
+  for (const auto& [name, policy] : cachePolicies(before)) {
+    if (!policy) continue;
+    auto it = now.find(name);
+    if (it == now.end() || !it->second || !(*it->second == *policy)) {
+      if (size_t n = cache_->purgeRoute(name)) {
+        spdlog::info("cache: {} response(s) of route {} dropped: its cache policy changed", n, name);
+      }
+    }
+  }
+}
+
+void ProxyEngine::warnGlobalWithoutRedis(const config::ConfigSnapshot& snapshot) {
+  for (const auto& vh : snapshot.virtual_hosts) {
+    for (const auto& r : vh.routes) {
+      if (r.rate_limit && r.rate_limit->global) {
+        spdlog::warn("route {}: rateLimit scope Global without --redis is counted per replica",
+                     r.name);
+        return;  // once per configuration is enough to notice
+      }
+    }
+  }
 }
 
 bool ProxyEngine::hasConfig() const {

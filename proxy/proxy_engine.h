@@ -19,6 +19,7 @@ class Metrics;
 }
 namespace server {
 class ProxyConfig;
+class RuntimeRegistry;
 class Worker;
 }  // namespace server
 namespace tls {
@@ -38,6 +39,10 @@ class TrustedProxies;
 }
 namespace redis {
 struct RedisUrl;
+}
+namespace cache {
+class ResponseCache;
+class RequestCollapser;
 }
 
 // This process's own ports, which upstream connections to loopback must not reach.
@@ -68,6 +73,7 @@ struct ProxyOptions {
   std::string trusted_proxies;  // --trusted-proxies CIDRs
   std::string state_dir;        // --state-dir: usage and quota counts persist here (no Redis)
   int64_t clock_offset_s = 0;   // --clock-start: shifts the quota/usage calendar (tests, demos)
+  uint64_t cache_size = 256ull * 1024 * 1024;  // --cache-size: the response cache's bound
 };
 
 class ProxyEngine {
@@ -102,10 +108,15 @@ class ProxyEngine {
   ratelimit::SharedLimitState& limits() { return *limits_; }
   // The --redis server, or null.
   const redis::RedisUrl* redisUrl() const { return redis_url_.get(); }
+  // The response cache (DELETE /cache purges it). Thread-safe.
+  cache::ResponseCache& responseCache() { return *cache_; }
 
  private:
   // Parses --trusted-proxies and --redis, loads --state-dir; throws a one-line reason.
   void prepareLimits();
+  void purgeChangedCachePolicies(const config::ConfigSnapshot& before,
+                                 const config::ConfigSnapshot& after);
+  static void warnGlobalWithoutRedis(const config::ConfigSnapshot& snapshot);
 
   ProxyOptions options_;
   std::unique_ptr<observability::Metrics> metrics_;
@@ -121,6 +132,9 @@ class ProxyEngine {
   std::unique_ptr<http::TrustedProxies> trusted_proxies_;
   std::unique_ptr<redis::RedisUrl> redis_url_;
   std::unique_ptr<metering::UsagePersister> persister_;
+  std::unique_ptr<cache::ResponseCache> cache_;
+  std::unique_ptr<cache::RequestCollapser> collapser_;
+  std::unique_ptr<server::RuntimeRegistry> runtime_;
 
   mutable std::mutex mutex_;  // guards current_ and generation_ (control thread + admin)
   std::shared_ptr<const server::ProxyConfig> current_;

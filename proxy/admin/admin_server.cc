@@ -9,10 +9,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "proxy/admin/admin_access.h"
+#include "proxy/cache/response_cache.h"
 #include "proxy/http/error_reply.h"
+#include "proxy/http/query_pairs.h"
 #include "proxy/metering/calendar.h"
 #include "proxy/metering/redis_usage_reader.h"
 #include "proxy/metering/usage_report.h"
@@ -60,6 +63,54 @@ struct AdminServer::Impl {
     res.result(static_cast<bhttp::status>(status));
     res.set(bhttp::field::content_type, type);
     res.body() = std::move(body);
+  }
+
+  // DELETE /cache?route=ns/name[/rule]&prefix=/path: drops the responses of the routes named
+  // (an APIRoute's name covers all its rules) whose path starts with the prefix; without
+  // `route`, of every route.
+  void purgeCache(const bhttp::request<bhttp::string_body>& req,
+                  bhttp::response<bhttp::string_body>& res) {
+    std::string_view target = req.target();
+    const size_t q = target.find('?');
+    std::string route, prefix, error;
+    for (const auto& [key, value] :
+         http::parseQueryPairs(q == std::string_view::npos ? "" : target.substr(q + 1))) {
+      if (key == "route") {
+        route = value;
+      } else if (key == "prefix") {
+        prefix = value;
+      } else {
+        error = "unknown parameter \"" + key + "\" (use route, prefix)";
+      }
+    }
+    if (error.empty() && !prefix.empty() && prefix.front() != '/') {
+      error = "prefix must be a path starting with /";
+    }
+    if (!error.empty()) {
+      reply(res, 400, "application/json",
+            http::errorBody(400, "bad_request", error, http::newRequestId()));
+      return;
+    }
+    auto& store = engine.responseCache();
+    size_t purged = 0;
+    if (route.empty()) {
+      purged = store.purge("", prefix);
+    } else {
+      // Entries are kept per route rule ("ns/name/rule"): purge each rule of the route named.
+      std::set<std::string> scopes = {route};
+      if (auto snapshot = engine.currentSnapshot()) {
+        for (const auto& vh : snapshot->virtual_hosts) {
+          for (const auto& r : vh.routes) {
+            if (r.name == route || r.name.starts_with(route + "/")) scopes.insert(r.name);
+          }
+        }
+      }
+      for (const auto& scope : scopes) purged += store.purge(scope, prefix);
+    }
+    spdlog::info("cache purge (route \"{}\", prefix \"{}\"): {} response(s) dropped", route,
+                 prefix, purged);
+    nlohmann::json doc = {{"purged", purged}};
+    reply(res, 200, "application/json", doc.dump() + "\n");
   }
 
   static void refuse(bhttp::response<bhttp::string_body>& res) {
@@ -174,6 +225,12 @@ struct AdminServer::Impl {
         reply(200, "application/json", doc.dump(2) + "\n");
       } else {
         error(503, "not_ready", "no configuration loaded yet");
+      }
+    } else if (path == "/cache" && req.method() == bhttp::verb::delete_) {
+      if (!authorized(req, peer)) {
+        refuse(res);
+      } else {
+        purgeCache(req, res);
       }
     } else {
       error(404, "route_not_found", "unknown admin endpoint");

@@ -1,15 +1,10 @@
 #include "proxy/http/path_normalizer.h"
 
+#include "proxy/http/query_pairs.h"
+
 namespace atrium::proxy::http {
 
 namespace {
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool startsWithNoCase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
@@ -103,8 +98,8 @@ PathError normalizeTarget(std::string_view target, NormalizedTarget& out) {
       unsigned char c = static_cast<unsigned char>(raw[k]);
       if (c == '%') {
         if (k + 2 >= raw.size()) return PathError::kBadEscape;
-        int hi = hexValue(raw[k + 1]);
-        int lo = hexValue(raw[k + 2]);
+        int hi = hexDigitValue(raw[k + 1]);
+        int lo = hexDigitValue(raw[k + 2]);
         if (hi < 0 || lo < 0) return PathError::kBadEscape;
         unsigned char decoded = static_cast<unsigned char>(hi * 16 + lo);
         if (decoded == '/') return PathError::kEncodedSlash;

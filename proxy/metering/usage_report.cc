@@ -5,26 +5,13 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "proxy/http/query_pairs.h"
+
 namespace atrium::proxy::metering {
 
 namespace {
 
 constexpr const char* kStatusNames[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
-
-std::string percentDecode(std::string_view in) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out.push_back(' ');
-    } else if (in[i] == '%' && i + 2 < in.size() && isxdigit(in[i + 1]) && isxdigit(in[i + 2])) {
-      out.push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(in[i]);
-    }
-  }
-  return out;
-}
 
 bool isName(std::string_view s) {
   if (s.empty() || s.size() > 253) return false;
@@ -119,14 +106,7 @@ std::optional<UsageQuery> parseUsageQuery(std::string_view query, int64_t now_un
                                           std::string& error) {
   UsageQuery q;
   q.period = currentMonth(now_unix);
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const size_t eq = pair.find('=');
-    const std::string key = percentDecode(pair.substr(0, eq));
-    const std::string value = eq == std::string_view::npos ? "" : percentDecode(pair.substr(eq + 1));
+  for (const auto& [key, value] : http::parseQueryPairs(query)) {
     if (key == "period") {
       auto p = parseReportPeriod(value);
       if (!p) {

@@ -67,6 +67,7 @@ void AccessLogBuffer::append(const AccessLogEntry& e) {
   }
   str("route", e.route);
   if (!e.consumer.empty()) str("consumer", e.consumer);
+  if (!e.cache.empty()) str("cache", e.cache);
   b += "}\n";
   if (b.size() >= 32 * 1024) flush();
 }

@@ -24,6 +24,7 @@ struct AccessLogEntry {
   double upstream_ms = 0;
   std::string_view route;  // "none" when unmatched
   std::string_view consumer;  // the authenticated APIConsumer, or ""
+  std::string_view cache;     // HIT, MISS, STALE, BYPASS on routes with a cache policy, or ""
 };
 
 // The destination: stdout, a file (opened O_APPEND), or off.

@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "proxy/cache/cache_counters.h"
+
 namespace atrium::proxy::observability {
 
 namespace {
@@ -29,6 +31,26 @@ std::string label(std::string_view v) {
     }
     out.push_back(c);
   }
+  return out;
+}
+
+std::string renderCacheCounters(const cache::CacheCounters& c) {
+  std::string out;
+  auto family = [&out](const char* name, const char* type, const char* help, const auto& value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name,
+                       value.load(std::memory_order_relaxed));
+  };
+  family("atrium_cache_bytes", "gauge", "Bytes held by the response cache.", c.bytes);
+  family("atrium_cache_entries", "gauge", "Responses held by the response cache.", c.entries);
+  family("atrium_cache_evictions_total", "counter", "Responses evicted to make room.", c.evictions);
+  family("atrium_cache_insertions_total", "counter", "Responses stored.", c.insertions);
+  family("atrium_cache_purged_total", "counter", "Responses dropped by purges and policy changes.",
+         c.purged);
+  family("atrium_cache_collapsed_requests_total", "counter",
+         "Requests that waited for another request's upstream fetch of the same key.",
+         c.collapsed_followers);
+  family("atrium_cache_stale_served_total", "counter",
+         "Stale responses served in place of a failed upstream.", c.stale_served);
   return out;
 }
 
@@ -119,6 +141,29 @@ void RouteMetrics::recordLimitRejection(LimitRejection reason) {
   shard().limits[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
 }
 
+const char* toString(CacheResult result) {
+  switch (result) {
+    case CacheResult::kHit: return "hit";
+    case CacheResult::kMiss: return "miss";
+    case CacheResult::kStale: return "stale";
+    case CacheResult::kBypass: return "bypass";
+    case CacheResult::kCount: break;
+  }
+  return "other";
+}
+
+void RouteMetrics::recordRetry(RetryEvent event) {
+  shard().retries[static_cast<size_t>(event)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void RouteMetrics::recordCircuitRejection() {
+  shard().circuit_rejections.fetch_add(1, std::memory_order_relaxed);
+}
+
+void RouteMetrics::recordCacheResult(CacheResult result) {
+  shard().cache[static_cast<size_t>(result)].fetch_add(1, std::memory_order_relaxed);
+}
+
 void RouteMetrics::render(const std::string& route, RouteSeriesText& out) const {
   std::string& requests = out.requests;
   std::string& durations = out.durations;
@@ -131,6 +176,9 @@ void RouteMetrics::render(const std::string& route, RouteSeriesText& out) const 
   std::array<uint64_t, static_cast<size_t>(UpstreamErrorReason::kCount)> upstream{};
   std::array<uint64_t, static_cast<size_t>(AuthFailureReason::kCount)> auth{};
   std::array<uint64_t, static_cast<size_t>(LimitRejection::kCount)> limits{};
+  std::array<uint64_t, static_cast<size_t>(CacheResult::kCount)> cache{};
+  std::array<uint64_t, static_cast<size_t>(RetryEvent::kCount)> retries{};
+  uint64_t circuit_rejections = 0;
   for (size_t s = 0; s < shard_count_; ++s) {
     const Shard& sh = shards_[s];
     for (const auto& slot : sh.slots) {
@@ -144,6 +192,26 @@ void RouteMetrics::render(const std::string& route, RouteSeriesText& out) const 
     for (size_t i = 0; i < upstream.size(); ++i) upstream[i] += sh.upstream[i].load(std::memory_order_relaxed);
     for (size_t i = 0; i < auth.size(); ++i) auth[i] += sh.auth[i].load(std::memory_order_relaxed);
     for (size_t i = 0; i < limits.size(); ++i) limits[i] += sh.limits[i].load(std::memory_order_relaxed);
+    for (size_t i = 0; i < cache.size(); ++i) cache[i] += sh.cache[i].load(std::memory_order_relaxed);
+    for (size_t i = 0; i < retries.size(); ++i) retries[i] += sh.retries[i].load(std::memory_order_relaxed);
+    circuit_rejections += sh.circuit_rejections.load(std::memory_order_relaxed);
+  }
+  static constexpr const char* kRetryEvents[] = {"retried", "budget_exhausted"};
+  for (size_t i = 0; i < retries.size(); ++i) {
+    if (retries[i]) {
+      out.retries += fmt::format("atrium_retries_total{{route=\"{}\",result=\"{}\"}} {}\n", r,
+                                 kRetryEvents[i], retries[i]);
+    }
+  }
+  if (circuit_rejections) {
+    out.circuit_rejections += fmt::format(
+        "atrium_circuit_rejections_total{{route=\"{}\"}} {}\n", r, circuit_rejections);
+  }
+  for (size_t i = 0; i < cache.size(); ++i) {
+    if (cache[i]) {
+      out.cache_requests += fmt::format("atrium_cache_requests_total{{route=\"{}\",result=\"{}\"}} {}\n",
+                                        r, toString(static_cast<CacheResult>(i)), cache[i]);
+    }
   }
   if (auto n = limits[static_cast<size_t>(LimitRejection::kRateLimited)]) {
     out.ratelimit_rejections +=
@@ -227,6 +295,16 @@ std::string Metrics::renderPrometheus() const {
   out += "# TYPE atrium_auth_failures_total counter\n" + series.auth_failures;
   out += "# HELP atrium_ratelimit_rejections_total Requests answered 429 by a rate limit, by route.\n";
   out += "# TYPE atrium_ratelimit_rejections_total counter\n" + series.ratelimit_rejections;
+  out += "# HELP atrium_cache_requests_total Requests of routes with a cache policy, by result.\n";
+  out += "# TYPE atrium_cache_requests_total counter\n" + series.cache_requests;
+  if (cache_counters) out += renderCacheCounters(*cache_counters);
+  out += "# HELP atrium_retries_total Tries repeated under a route's retries policy, or refused by "
+         "the retry budget.\n";
+  out += "# TYPE atrium_retries_total counter\n" + series.retries;
+  out += "# HELP atrium_circuit_rejections_total Requests refused because a circuit breaker was "
+         "open or full.\n";
+  out += "# TYPE atrium_circuit_rejections_total counter\n" + series.circuit_rejections;
+  if (runtime_renderer) out += runtime_renderer();
   out += "# HELP atrium_quota_rejections_total Requests answered 429 by a used-up quota, by route.\n";
   out += "# TYPE atrium_quota_rejections_total counter\n" + series.quota_rejections;
   out += "# HELP atrium_consumer_requests_total Authenticated requests by consumer, route and code.\n";

@@ -15,6 +15,10 @@
 
 #include "proxy/observability/limit_metrics.h"
 
+namespace atrium::proxy::cache {
+struct CacheCounters;
+}
+
 namespace atrium::proxy::observability {
 
 enum class UpstreamErrorReason : uint8_t { kConnectFailure, kTimeout, kReset, kProtocol, kCount };
@@ -28,10 +32,17 @@ const char* toString(AuthFailureReason reason);
 // Why the gateway answered 429: a token bucket was empty, or the consumer's quota is used up.
 enum class LimitRejection : uint8_t { kRateLimited, kQuotaExceeded, kCount };
 
+// What became of a failed try under a route's retries policy.
+enum class RetryEvent : uint8_t { kRetried, kBudgetExhausted, kCount };
+
+// How a route with policy.cache answered (SPEC §6 atrium_cache_requests_total{result}).
+enum class CacheResult : uint8_t { kHit, kMiss, kStale, kBypass, kCount };
+const char* toString(CacheResult result);
+
 // The text of each metric family, appended to by every route's render().
 struct RouteSeriesText {
   std::string requests, durations, upstream_errors, auth_failures, ratelimit_rejections,
-      quota_rejections;
+      quota_rejections, cache_requests, retries, circuit_rejections;
 };
 
 class RouteMetrics {
@@ -49,6 +60,9 @@ class RouteMetrics {
   void recordUpstreamError(UpstreamErrorReason reason);
   void recordAuthFailure(AuthFailureReason reason);
   void recordLimitRejection(LimitRejection reason);
+  void recordCacheResult(CacheResult result);
+  void recordRetry(RetryEvent event);
+  void recordCircuitRejection();
 
   // Appends this route's series, summed over the shards (Prometheus text format).
   void render(const std::string& route, RouteSeriesText& out) const;
@@ -70,6 +84,9 @@ class RouteMetrics {
     std::array<std::atomic<uint64_t>, static_cast<size_t>(UpstreamErrorReason::kCount)> upstream{};
     std::array<std::atomic<uint64_t>, static_cast<size_t>(AuthFailureReason::kCount)> auth{};
     std::array<std::atomic<uint64_t>, static_cast<size_t>(LimitRejection::kCount)> limits{};
+    std::array<std::atomic<uint64_t>, static_cast<size_t>(CacheResult::kCount)> cache{};
+    std::array<std::atomic<uint64_t>, static_cast<size_t>(RetryEvent::kCount)> retries{};
+    std::atomic<uint64_t> circuit_rejections{0};
   };
   Shard& shard();
 
@@ -103,6 +120,10 @@ class Metrics {
   std::atomic<uint64_t> tls_invalid_secrets{0};
   // Rate limits, quotas and usage (ratelimit/, metering/).
   LimitMetrics limits;
+  // The response cache's own counters (cache/), rendered as gauges and totals; set once.
+  const cache::CacheCounters* cache_counters = nullptr;
+  // Circuit-breaker states and endpoint health, rendered by the engine's runtime registry.
+  std::function<std::string()> runtime_renderer;
 
   // Extra text appended by other parts of the process (the controller's watch counters),
   // produced on each scrape.

@@ -2,6 +2,8 @@
 
 #include <re2/re2.h>
 
+#include "proxy/server/runtime_registry.h"
+
 namespace atrium::proxy::server {
 
 int RouteRuntime::pickBackend(uint64_t roll) const {
@@ -19,7 +21,7 @@ int RouteRuntime::pickBackend(uint64_t roll) const {
 std::shared_ptr<const ProxyConfig> ProxyConfig::build(
     std::shared_ptr<const config::ConfigSnapshot> snapshot, uint64_t generation,
     observability::Metrics& metrics, tls::TlsServer* tls, filters::JwksFetcher* jwks,
-    std::vector<std::string>* errors) {
+    std::vector<std::string>* errors, RuntimeRegistry* runtime) {
   auto cfg = std::make_shared<ProxyConfig>();
   cfg->snapshot_ = std::move(snapshot);
   cfg->generation_ = generation;
@@ -65,6 +67,17 @@ std::shared_ptr<const ProxyConfig> ProxyConfig::build(
       if (!s.hmac_secret.empty()) runtime->hmac_keys = filters::JwtKeySet::hmac(s.hmac_secret);
       if (!s.jwks_uri.empty() && jwks) runtime->remote = jwks->source(s.jwks_uri);
       rt.jwt = std::move(runtime);
+    }
+    if (route->circuit_breaker) {
+      for (const auto& backend : route->backends) {
+        rt.breakers.push_back(
+            runtime ? runtime->breaker(route->name, backend.cluster, *route->circuit_breaker)
+                    : std::make_shared<upstream::CircuitBreaker>(*route->circuit_breaker));
+      }
+    }
+    if (route->retries && route->retries->attempts > 0) {
+      rt.retry_budget = runtime ? runtime->retryBudget(route->name)
+                                : std::make_shared<upstream::RetryBudget>();
     }
     if (route->rate_limit && !route->rate_limit->limits.empty()) {
       rt.rate_limit = ratelimit::compileRateLimit(*route->rate_limit);

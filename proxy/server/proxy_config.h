@@ -14,7 +14,9 @@
 #include "proxy/ratelimit/route_limits.h"
 #include "proxy/router/route_table.h"
 #include "proxy/tls/tls_server.h"
+#include "proxy/upstream/circuit_breaker.h"
 #include "proxy/upstream/cluster.h"
+#include "proxy/upstream/retry_budget.h"
 #include "src/config/snapshot.h"
 
 namespace re2 {
@@ -22,6 +24,8 @@ class RE2;
 }
 
 namespace atrium::proxy::server {
+
+class RuntimeRegistry;
 
 struct RouteRuntime {
   const config::Route* route = nullptr;
@@ -34,6 +38,10 @@ struct RouteRuntime {
   filters::IpFilter ip_deny;
   std::shared_ptr<const filters::JwtRuntime> jwt;  // with auth.jwt
   std::shared_ptr<const ratelimit::CompiledRateLimit> rate_limit;  // with policy.rateLimit
+  // With policy.circuitBreaker: one breaker per backend (parallel to `backends`), kept across
+  // snapshots while the policy stays the same (RuntimeRegistry).
+  std::vector<std::shared_ptr<upstream::CircuitBreaker>> breakers;
+  std::shared_ptr<upstream::RetryBudget> retry_budget;  // with policy.retries
 
   // Weighted choice of a backend index; `roll` is a random number. Returns -1 when every
   // weight is zero.
@@ -48,7 +56,8 @@ class ProxyConfig {
                                                   observability::Metrics& metrics,
                                                   tls::TlsServer* tls,
                                                   filters::JwksFetcher* jwks,
-                                                  std::vector<std::string>* errors);
+                                                  std::vector<std::string>* errors,
+                                                  RuntimeRegistry* runtime = nullptr);
 
   const router::RouteTable& table() const { return *table_; }
   const RouteRuntime& route(uint32_t id) const { return routes_[id]; }

@@ -15,10 +15,15 @@
 #include "proxy/http/wire_format.h"
 #include "proxy/metering/usage_store.h"
 #include "proxy/ratelimit/rate_limiter.h"
+#include "proxy/server/session_exchange.h"
 #include "proxy/server/worker.h"
 #include "proxy/upstream/cluster.h"
 #include "proxy/tls/tls_server.h"
+#include "proxy/upstream/backoff.h"
+#include "proxy/upstream/circuit_breaker.h"
 #include "proxy/upstream/connection_pool.h"
+#include "proxy/upstream/retry.h"
+#include "proxy/upstream/retry_budget.h"
 
 namespace atrium::proxy::server {
 
@@ -85,29 +90,6 @@ bool isStaleConnectionError(const boost::system::error_code& ec) {
 
 }  // namespace
 
-// Everything one request carries from start to finish.
-struct Session::Exchange {
-  Clock::time_point start = Clock::now();
-  std::shared_ptr<const ProxyConfig> config;  // the config this request started with
-  std::string request_id;
-  std::string method;
-  std::string host;
-  std::string original_path;  // for the access log
-  const RouteRuntime* route = nullptr;
-  const config::RouteMatch* match = nullptr;
-  int status = 0;
-  uint64_t bytes_out = 0;
-  std::string upstream;
-  int upstream_status = 0;
-  double upstream_ms = 0;
-  bool head = false;
-  unsigned client_version = 11;  // as the client sent it (the request is rewritten to 1.1)
-  const config::Consumer* consumer = nullptr;  // the authenticated consumer, if any
-  nlohmann::json jwt_claims;                   // the verified token's claims (JWT auth)
-  ratelimit::LimitDecision limit;              // limit >= 0: RateLimit-* headers are sent
-  bool limit_rejected = false;                 // answered 429 by a limit or quota
-  uint64_t bytes_in = 0;                       // request body bytes received
-};
 
 Session::Session(Worker& worker, Socket socket, bool tls)
     : worker_(worker), stream_(std::move(socket)), tls_(tls) {
@@ -358,6 +340,7 @@ void Session::finish(Exchange& x) {
     e.upstream_ms = x.upstream_ms;
     e.route = x.route ? std::string_view(x.route->route->name) : std::string_view("none");
     if (x.consumer) e.consumer = x.consumer->name;
+    e.cache = x.cache_result;
     log.append(e);
   }
   if (x.consumer && x.route) {
@@ -575,7 +558,14 @@ Task<bool> Session::handleRequest() {
     finish(x);
     co_return kept;
   }
-  bool kept = co_await forward(x, route);
+  std::optional<UpstreamFailure> failure;
+  bool kept = false;
+  if (spec.cache) {
+    kept = co_await serveCached(x, route, failure);
+  } else {
+    kept = co_await forward(x, route, failure);
+  }
+  if (failure) kept = co_await answerFailure(x, route, *failure);
   finish(x);
   co_return kept;
 }
@@ -642,7 +632,21 @@ Task<std::unique_ptr<upstream::UpstreamConnection>> Session::connect(
   co_return conn;
 }
 
-Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
+Task<bool> Session::answerFailure(Exchange& x, const RouteRuntime& route,
+                                  const UpstreamFailure& f) {
+  const config::Route& spec = *route.route;
+  if (f.fallback && spec.fallback) {
+    // The route's own answer for "nothing can serve" (SPEC §3.2 fallback).
+    x.fallback = true;
+    if (!f.keep) linger_ = true;
+    co_return co_await sendLocal(x, spec.fallback->status, spec.fallback->content_type,
+                                 spec.fallback->body, f.keep);
+  }
+  co_return co_await sendError(x, f.status, f.code, f.message, f.keep);
+}
+
+Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
+                            std::optional<UpstreamFailure>& failure, ResponseCapture* capture) {
   const config::Route& spec = *route.route;
   auto& req = parser_->get();
   const bool has_body = parser_->chunked() || parser_->content_length().value_or(0) > 0;
@@ -654,15 +658,17 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
   roll_state ^= roll_state << 13, roll_state ^= roll_state >> 7, roll_state ^= roll_state << 17;
   const int b = route.pickBackend(roll_state);
   if (b < 0 || route.backends[b] == nullptr) {
-    co_await sendError(x, 500, "backend_not_resolved", "the route's backend could not be resolved",
-                       client_keep && !has_body);
-    co_return client_keep && !has_body;
+    // A configuration error, not an outage: the fallback does not hide it.
+    failure = UpstreamFailure{500, "backend_not_resolved",
+                              "the route's backend could not be resolved", client_keep && !has_body,
+                              false};
+    co_return false;
   }
   const upstream::Cluster& cluster = *route.backends[b];
   if (cluster.empty()) {
-    co_await sendError(x, 503, "no_healthy_upstream", "no ready endpoint for the backend",
-                       client_keep && !has_body);
-    co_return client_keep && !has_body;
+    failure = UpstreamFailure{503, "no_healthy_upstream", "no ready endpoint for the backend",
+                              client_keep && !has_body, true};
+    co_return false;
   }
 
   // --- Rewrite the request into what the upstream gets; its head is written once, here.
@@ -731,9 +737,37 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
   std::unique_ptr<upstream::UpstreamConnection> conn;
   std::optional<ResponseParser> rp;
   bool body_sent = false;  // once any body byte went out, the request cannot be retried
+  // Connect failures and pooled connections the upstream had closed are retried on their own
+  // (nothing reached the upstream); the route's retries policy adds tries on top of that.
   const size_t max_attempts = std::min<size_t>(3, cluster.size() + 1);
+  const config::RetryPolicy* retry = spec.retries ? &*spec.retries : nullptr;
+  upstream::CircuitBreaker* breaker =
+      static_cast<size_t>(b) < route.breakers.size() ? route.breakers[b].get() : nullptr;
+  upstream::Backoff backoff(milliseconds(retry ? retry->backoff_ms : 0), roll_state);
+  uint32_t tries = 0;  // tries that reached the policy's judgement (for shouldRetry)
+  if (route.retry_budget) route.retry_budget->onRequest(Clock::now());
+  // Each try gets the per-try timeout when the route sets one, within the request timeout.
+  const milliseconds try_timeout =
+      retry && retry->per_try_timeout_ms
+          ? std::min(request_timeout, milliseconds(retry->per_try_timeout_ms))
+          : request_timeout;
   const auto upstream_start = Clock::now();
-  for (size_t attempt = 0;; ++attempt) {
+  size_t attempt = 0;
+  for (;; ++attempt) {
+    std::optional<upstream::AttemptOutcome> failed;  // how this try failed, if it did
+    std::optional<UpstreamFailure> answer;           // what the client gets if it is the last
+    std::optional<upstream::CircuitBreaker::Admission> admission;
+    if (breaker) {
+      admission.emplace(breaker->admit(Clock::now()));
+      if (!admission->allowed()) {
+        route.metrics->recordCircuitRejection();
+        failure = UpstreamFailure{503, "circuit_open",
+                                  "the circuit breaker of this backend is open",
+                                  client_keep && !has_body && !body_sent, true};
+        if (body_sent) linger_ = true;
+        co_return false;
+      }
+    }
     const upstream::EndpointTarget& endpoint = cluster.pick();
     x.upstream = endpoint.key;
     bool reused = false;
@@ -747,21 +781,23 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
         const bool timeout = ec == net::error::timed_out;
         route.metrics->recordUpstreamError(timeout ? observability::UpstreamErrorReason::kTimeout
                                                    : observability::UpstreamErrorReason::kConnectFailure);
+        if (admission) admission->record(false, Clock::now());
         if (attempt + 1 < max_attempts) continue;  // nothing was sent: another endpoint may do
-        co_await sendError(x, timeout ? 504 : 502, timeout ? "upstream_timeout" : "bad_gateway",
-                           "could not connect to the upstream", client_keep && !has_body);
-        co_return client_keep && !has_body;
+        failed = upstream::AttemptOutcome::connectFailure();
+        answer = UpstreamFailure{timeout ? 504 : 502, timeout ? "upstream_timeout" : "bad_gateway",
+                                 "could not connect to the upstream", client_keep && !has_body,
+                                 true};
       }
     }
 
     // --- Send the request: the head (with the first piece of body, if any), then stream.
-    if (!has_body) {
-      setDeadline(request_timeout);
+    if (!failed && !has_body) {
+      setDeadline(try_timeout);
       active_upstream_ = &conn->stream.socket();
       ec = co_await writeFramed(conn->stream, head_, nullptr, 0, false, false);
       active_upstream_ = nullptr;
       clearDeadline();
-    } else {
+    } else if (!failed) {
       if (expect_continue && !body_sent) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         setDeadline(idle_timeout);
@@ -790,7 +826,7 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
         }
         const bool last = parser_->is_done();
         body_sent = true;
-        setDeadline(request_timeout);
+        setDeadline(try_timeout);
         active_upstream_ = &conn->stream.socket();
         ec = co_await writeFramed(conn->stream, first ? std::string_view(head_) : std::string_view(),
                                   body_buf, n, request_chunked, last);
@@ -800,56 +836,104 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route) {
         if (ec || last) break;
       }
     }
-    if (ec) {
+    if (!failed && ec) {
       route.metrics->recordUpstreamError(classify(ec, timed_out_));
       // A pooled connection the upstream had already closed: retry on a fresh one, but only if
       // no body byte was sent (the request may not be replayable otherwise).
       if (reused && !body_sent && !timed_out_ && attempt + 1 < max_attempts + 1) continue;
       const bool timeout = timed_out_;
-      co_await sendError(x, timeout ? 504 : 502, timeout ? "upstream_timeout" : "bad_gateway",
-                         "error sending the request upstream", false);
-      co_return false;
+      if (admission) admission->record(false, Clock::now());
+      failed = timeout ? upstream::AttemptOutcome::timeout() : upstream::AttemptOutcome::reset();
+      if (body_sent) linger_ = true;
+      answer = UpstreamFailure{timeout ? 504 : 502, timeout ? "upstream_timeout" : "bad_gateway",
+                               "error sending the request upstream",
+                               client_keep && parser_->is_done() && !body_sent, true};
     }
 
     // --- Read the response header (skipping interim 1xx responses).
-    setDeadline(request_timeout);
-    active_upstream_ = &conn->stream.socket();
-    do {
-      rp.emplace(std::piecewise_construct, std::make_tuple(),
-                 std::make_tuple(Alloc(&scratch_->arena)));
-      rp->header_limit(worker_.options().max_header_bytes);
-      rp->body_limit(boost::none);
-      if (x.head) rp->skip(true);
-      std::tie(ec, std::ignore) =
-          co_await bhttp::async_read_header(conn->stream, conn->buffer, *rp, kNoThrow);
-    } while (!ec && rp->get().result_int() / 100 == 1);
-    active_upstream_ = nullptr;
-    clearDeadline();
-    if (ec) {
-      const bool timeout = timed_out_;
-      route.metrics->recordUpstreamError(classify(ec, timeout));
-      const bool stale = reused && !body_sent && !timeout && conn->buffer.size() == 0 &&
-                         isStaleConnectionError(ec);
-      if (stale && attempt + 1 < max_attempts + 1) continue;
-      const bool keep = client_keep && parser_->is_done();
-      co_await sendError(x, timeout ? 504 : 502, timeout ? "upstream_timeout" : "bad_gateway",
-                         timeout ? "the upstream did not answer in time"
-                                 : "invalid response from the upstream",
-                         keep);
-      co_return keep;
+    if (!failed) {
+      setDeadline(try_timeout);
+      active_upstream_ = &conn->stream.socket();
+      do {
+        rp.emplace(std::piecewise_construct, std::make_tuple(),
+                   std::make_tuple(Alloc(&scratch_->arena)));
+        rp->header_limit(worker_.options().max_header_bytes);
+        rp->body_limit(boost::none);
+        if (x.head) rp->skip(true);
+        std::tie(ec, std::ignore) =
+            co_await bhttp::async_read_header(conn->stream, conn->buffer, *rp, kNoThrow);
+      } while (!ec && rp->get().result_int() / 100 == 1);
+      active_upstream_ = nullptr;
+      clearDeadline();
+      if (ec) {
+        const bool timeout = timed_out_;
+        route.metrics->recordUpstreamError(classify(ec, timeout));
+        const bool stale = reused && !body_sent && !timeout && conn->buffer.size() == 0 &&
+                           isStaleConnectionError(ec);
+        if (stale && attempt + 1 < max_attempts + 1) continue;
+        if (admission) admission->record(false, Clock::now());
+        const bool keep = client_keep && parser_->is_done();
+        if (!keep) linger_ = true;
+        failed = timeout ? upstream::AttemptOutcome::timeout() : upstream::AttemptOutcome::reset();
+        answer = UpstreamFailure{timeout ? 504 : 502, timeout ? "upstream_timeout" : "bad_gateway",
+                                 timeout ? "the upstream did not answer in time"
+                                         : "invalid response from the upstream",
+                                 keep, true};
+      } else {
+        const int status = rp->get().result_int();
+        const auto outcome = upstream::AttemptOutcome::response(status);
+        if (admission) admission->record(!outcome.gatewayFailure(), Clock::now());
+        // A 502/503/504 the route retries on: this response is dropped (with its connection,
+        // which still holds its body) and the request goes again, if the policy allows.
+        if (retry && outcome.gatewayFailure() && upstream::retryOnMatches(*retry, outcome)) {
+          failed = outcome;
+        }
+      }
     }
-    break;
+    if (!failed) break;
+
+    // --- A failed try: again (the route's retries policy, the retry budget), or the answer.
+    ++tries;
+    bool again = false;
+    if (retry) {
+      const auto body = body_sent ? upstream::BodyState::Streamed : upstream::BodyState::None;
+      again = upstream::shouldRetry(*retry, *failed, x.method, body, tries) &&
+              Clock::now() - upstream_start < request_timeout;
+      if (again && route.retry_budget && !route.retry_budget->tryRetry(Clock::now())) {
+        route.metrics->recordRetry(observability::RetryEvent::kBudgetExhausted);
+        again = false;
+      }
+    }
+    if (!again) {
+      if (answer) {
+        failure = *answer;
+        co_return false;
+      }
+      break;  // a retryable status with no retry left: the client gets that response
+    }
+    route.metrics->recordRetry(observability::RetryEvent::kRetried);
+    conn.reset();
+    rp.reset();
+    timed_out_ = false;
+    // Full-jitter backoff, so retries of many clients do not arrive together.
+    const auto wait = backoff.next();
+    if (wait.count() > 0) {
+      net::basic_waitable_timer<Clock, net::wait_traits<Clock>, Executor> timer(stream_.get_executor());
+      timer.expires_after(wait);
+      co_await timer.async_wait(kNoThrow);
+    }
   }
   x.upstream_ms = msSince(upstream_start);
   x.upstream_status = rp->get().result_int();
   // The request is complete on the client side only when its whole body was read.
   client_keep = client_keep && parser_->is_done();
-  co_return co_await relayResponse(x, *rp, conn, route, client_keep);
+  co_return co_await relayResponse(x, *rp, conn, route, client_keep, capture);
 }
 
 Task<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
                                   std::unique_ptr<upstream::UpstreamConnection>& conn,
-                                  const RouteRuntime& route, bool client_keep) {
+                                  const RouteRuntime& route, bool client_keep,
+                                  ResponseCapture* capture) {
   const config::Route& spec = *route.route;
   auto& res = rp.get();
   const bool upstream_keep = res.keep_alive();
@@ -876,7 +960,25 @@ Task<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
   if (worker_.draining()) client_keep = false;
   http::PmrFields& fields = res;
   http::prepareDownstreamResponse(fields, x.request_id);
+  if (capture) {
+    // The response as the upstream sent it (hop-by-hop fields are gone now), minus one
+    // message's framing and this request's id; the cache adds its own when serving it.
+    capture->status = status;
+    capture->reason = std::string(res.reason());
+    capture->headers.clear();
+    for (const auto& f : fields) {
+      const auto name = f.name_string();
+      if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Transfer-Encoding") ||
+          beast::iequals(name, "X-Request-Id")) {
+        continue;
+      }
+      capture->headers.emplace_back(std::string(name), std::string(f.value()));
+    }
+    capture->active = !(rp.content_length() && *rp.content_length() > capture->max_body);
+    capture->body.clear();
+  }
   http::applyHeaderModifier(fields, spec.response_headers);
+  if (!x.cache_result.empty()) res.set("X-Cache", x.cache_result);
   if (x.limit.limit >= 0) {
     res.set("RateLimit-Limit", std::to_string(x.limit.limit));
     res.set("RateLimit-Remaining", std::to_string(x.limit.remaining));
@@ -931,6 +1033,14 @@ Task<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
     const size_t n = body_cap - res.body().size;
     const bool last = rp.is_done();
     x.bytes_out += n;
+    if (capture && capture->active) {
+      if (capture->body.size() + n > capture->max_body) {
+        capture->active = false;  // too large to keep: relaying goes on
+        std::string().swap(capture->body);
+      } else {
+        capture->body.append(body_buf, n);
+      }
+    }
     setDeadline(idle_timeout);
     auto ec = co_await writeFramed(stream_, first ? std::string_view(head_) : std::string_view(),
                                    body_buf, n, out_chunked, last);
@@ -941,6 +1051,7 @@ Task<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
     }
     if (last) break;
   }
+  if (capture) capture->complete = capture->active && rp.is_done();
   if (upstream_keep && rp.is_done() && !worker_.draining()) {
     worker_.pool().give(std::move(conn));
   } else {

@@ -25,6 +25,7 @@
 #include "proxy/io_types.h"
 #include "proxy/server/proxy_config.h"
 #include "proxy/server/request_scratch.h"
+#include "proxy/server/response_capture.h"
 #include "proxy/tls/stream.h"
 
 namespace atrium::proxy::upstream {
@@ -32,6 +33,10 @@ struct UpstreamConnection;
 struct EndpointTarget;
 class Cluster;
 }  // namespace atrium::proxy::upstream
+
+namespace atrium::proxy::cache {
+struct CachedResponse;
+}
 
 namespace atrium::proxy::server {
 
@@ -66,12 +71,35 @@ class Session : public std::enable_shared_from_this<Session> {
   Task<bool> applyLimits(Exchange& x, const RouteRuntime& route, bool keep_alive, bool& kept);
   // The client address: the peer, or what X-Forwarded-For says when the peer is trusted.
   void resolveClientAddress();
-  Task<bool> forward(Exchange& x, const RouteRuntime& route);
+  // Why the upstream could not answer, when nothing was sent to the client yet: the caller
+  // answers with a stale cache entry, the route's fallback, or this error.
+  struct UpstreamFailure {
+    int status = 502;
+    std::string_view code = "bad_gateway";
+    std::string_view message;
+    bool keep = false;     // the client connection may stay open after the answer
+    bool fallback = true;  // the route's fallback may stand in (not for an unresolved backend)
+  };
+  // Sends the request upstream and relays the response; returns whether the client connection
+  // stays open. When the upstream failed before anything reached the client, sets `failure`
+  // and sends nothing.
+  // With `capture`, the response is also copied for the cache.
+  Task<bool> forward(Exchange& x, const RouteRuntime& route, std::optional<UpstreamFailure>& failure,
+                     ResponseCapture* capture = nullptr);
+  // A route with policy.cache (session_cache.cc): answers from the cache (HIT), or forwards
+  // and stores (MISS), collapsing concurrent misses, serving a stale entry when the upstream
+  // fails (STALE), or just forwards (BYPASS).
+  Task<bool> serveCached(Exchange& x, const RouteRuntime& route,
+                         std::optional<UpstreamFailure>& failure);
+  Task<bool> sendCached(Exchange& x, const RouteRuntime& route, const cache::CachedResponse& entry,
+                        std::string_view result);
+  // The answer to a failure: the route's fallback where it applies, else the JSON error.
+  Task<bool> answerFailure(Exchange& x, const RouteRuntime& route, const UpstreamFailure& f);
   // Streams the upstream response to the client; pools the upstream connection when it can be
   // reused. Returns whether the client connection stays open.
   Task<bool> relayResponse(Exchange& x, ResponseParser& rp,
                            std::unique_ptr<upstream::UpstreamConnection>& conn,
-                           const RouteRuntime& route, bool client_keep);
+                           const RouteRuntime& route, bool client_keep, ResponseCapture* capture);
   Task<std::unique_ptr<upstream::UpstreamConnection>> connect(
       const upstream::Cluster& cluster, const upstream::EndpointTarget& target,
       std::chrono::milliseconds timeout, boost::system::error_code& ec);

@@ -26,6 +26,10 @@ namespace atrium::proxy::redis {
 class RedisClient;
 struct RedisUrl;
 }
+namespace atrium::proxy::cache {
+class ResponseCache;
+class RequestCollapser;
+}
 
 namespace atrium::proxy::server {
 
@@ -42,6 +46,8 @@ class Worker {
     ratelimit::SharedLimitState* limits = nullptr;
     const http::TrustedProxies* trusted_proxies = nullptr;
     const redis::RedisUrl* redis = nullptr;  // null without --redis
+    cache::ResponseCache* cache = nullptr;
+    cache::RequestCollapser* collapser = nullptr;
   };
 
   Worker(unsigned index, const ProxyOptions& options, observability::Metrics& metrics,
@@ -69,6 +75,8 @@ class Worker {
   filters::JwtVerdictCache& jwtVerdicts() { return jwt_verdicts_; }
   observability::AccessLogBuffer& accessLog() { return access_log_; }
   ratelimit::RateLimiter& limiter() { return limiter_; }
+  cache::ResponseCache& cache() { return *shared_.cache; }
+  cache::RequestCollapser& collapser() { return *shared_.collapser; }
   const http::TrustedProxies& trustedProxies() const { return *shared_.trusted_proxies; }
   observability::Metrics& metrics() { return metrics_; }
   const ProxyOptions& options() const { return options_; }

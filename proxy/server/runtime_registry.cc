@@ -1,0 +1,52 @@
+#include "proxy/server/runtime_registry.h"
+
+#include <fmt/format.h>
+
+namespace atrium::proxy::server {
+
+void RuntimeRegistry::beginBuild() {
+  std::lock_guard lock(mu_);
+  used_breakers_.clear();
+  used_budgets_.clear();
+}
+
+void RuntimeRegistry::endBuild() {
+  std::lock_guard lock(mu_);
+  std::erase_if(breakers_, [this](const auto& e) { return !used_breakers_.count(e.first); });
+  std::erase_if(budgets_, [this](const auto& e) { return !used_budgets_.count(e.first); });
+}
+
+std::shared_ptr<upstream::CircuitBreaker> RuntimeRegistry::breaker(
+    const std::string& route, const std::string& cluster, const config::CircuitBreaker& policy) {
+  std::lock_guard lock(mu_);
+  auto key = std::make_pair(route, cluster);
+  used_breakers_.insert(key);
+  auto& entry = breakers_[key];
+  if (!entry.breaker || !(entry.policy == policy)) {
+    entry.policy = policy;
+    entry.breaker = std::make_shared<upstream::CircuitBreaker>(policy);
+  }
+  return entry.breaker;
+}
+
+std::shared_ptr<upstream::RetryBudget> RuntimeRegistry::retryBudget(const std::string& route) {
+  std::lock_guard lock(mu_);
+  used_budgets_.insert(route);
+  auto& budget = budgets_[route];
+  if (!budget) budget = std::make_shared<upstream::RetryBudget>();
+  return budget;
+}
+
+std::string RuntimeRegistry::renderMetrics() const {
+  std::string out =
+      "# HELP atrium_circuit_state Circuit breaker state by route and backend (0 closed, 1 open, "
+      "2 half-open).\n# TYPE atrium_circuit_state gauge\n";
+  std::lock_guard lock(mu_);
+  for (const auto& [key, entry] : breakers_) {
+    out += fmt::format("atrium_circuit_state{{route=\"{}\",backend=\"{}\"}} {}\n", key.first,
+                       key.second, static_cast<int>(entry.breaker->state()));
+  }
+  return out;
+}
+
+}  // namespace atrium::proxy::server

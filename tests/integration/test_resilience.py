@@ -1,0 +1,112 @@
+"""Resilience (SPEC §3.2 timeouts/retries/circuitBreaker/fallback, §5.8), end to end with real
+backends that count what they get:
+
+- a slow backend answers 504 upstream_timeout at the route's timeout;
+- retries go to another endpoint, on the statuses listed, and never repeat a POST;
+- a circuit breaker opens after N failures (503 circuit_open without calling the backend) and
+  closes again through a half-open probe;
+- the route's fallback answers when nothing can serve; without one, the JSON 503.
+"""
+
+from __future__ import annotations
+
+import time
+
+from conftest import apiroute, http_request, service_docs
+from test_admin import metric_value
+from test_cache import CountingBackend, backend  # noqa: F401 - the fixture is used by name
+
+HOST = "res.example.com"
+
+
+def route(service: str, name: str = "res", **policy) -> dict:
+    return apiroute(name, {"hostnames": [HOST], "policy": policy,
+                           "rules": [{"name": "all",
+                                      "backends": [{"service": {"name": service, "port": 80}}]}]})
+
+
+def get(gw, path="/", method="GET", body=None):
+    return http_request(gw.port, method, path, host=HOST, body=body)
+
+
+def test_slow_backend_answers_504_at_the_request_timeout(gateway, backend):
+    b = backend()
+    b.delay = 3
+    gw = gateway({"r.yaml": [*service_docs("slow", [b.port]),
+                             route("slow", timeouts={"request": "500ms"})]})
+    start = time.monotonic()
+    r = get(gw)
+    elapsed = time.monotonic() - start
+    assert r.status == 504 and r.json()["error"]["code"] == "upstream_timeout", r
+    assert 0.4 <= elapsed < 1.5, elapsed
+
+
+def test_retries_go_to_another_endpoint_and_never_repeat_a_post(gateway, backend):
+    failing, healthy = backend(), backend()
+    failing.responses = {"/": {"status": 503, "headers": {"Cache-Control": None}}}
+    gw = gateway({"r.yaml": [*service_docs("pair", [failing, healthy]),
+                             route("pair", retries={"attempts": 2, "retryOn": ["503"],
+                                                    "backoff": "1ms"})]})
+    statuses = [get(gw).status for _ in range(20)]
+    metrics = gw.metrics()
+    retried = metric_value(metrics, "atrium_retries_total",
+                           {"route": "default/res/all", "result": "retried"}) or 0
+    refused = metric_value(metrics, "atrium_retries_total",
+                           {"route": "default/res/all", "result": "budget_exhausted"}) or 0
+    # Round robin sends about half the first tries to the failing endpoint; each is retried on
+    # the healthy one, until the retry budget (20% of the requests, at least 3 a second) says
+    # no and the 503 reaches the client.
+    assert 5 <= failing.count("/") <= 15, failing.count("/")
+    assert retried >= 3 and failing.count("/") == retried + refused, (retried, refused)
+    assert healthy.count("/") == statuses.count(200)
+    assert statuses.count(503) == refused and statuses.count(200) == 20 - refused, statuses
+    before = failing.count("/") + healthy.count("/")
+    posts = [get(gw, method="POST", body=b"order").status for _ in range(10)]
+    assert set(posts) <= {200, 503} and 503 in posts, posts
+    assert failing.count("/") + healthy.count("/") - before == 10  # each POST sent once
+
+
+def test_circuit_breaker_opens_and_recovers_through_half_open(gateway, backend):
+    b = backend()
+    b.responses = {"/": {"status": 503, "headers": {"Cache-Control": None}}}
+    gw = gateway({"r.yaml": [*service_docs("flaky", [b.port]),
+                             route("flaky", circuitBreaker={"consecutiveFailures": 3,
+                                                            "openFor": "1s"})]}, threads=1)
+    assert [get(gw).status for _ in range(3)] == [503, 503, 503]
+    assert b.count("/") == 3
+    r = get(gw)
+    assert r.status == 503 and r.json()["error"]["code"] == "circuit_open", r
+    assert b.count("/") == 3  # the open circuit did not call the backend
+    metrics = gw.metrics()
+    assert metric_value(metrics, "atrium_circuit_state", {"route": "default/res/all"}) == 1
+    assert metric_value(metrics, "atrium_circuit_rejections_total",
+                        {"route": "default/res/all"}) == 1
+    b.responses = {}
+    time.sleep(1.1)
+    assert get(gw).status == 200  # the half-open probe succeeds
+    assert [get(gw).status for _ in range(3)] == [200, 200, 200]
+    assert metric_value(gw.metrics(), "atrium_circuit_state", {"route": "default/res/all"}) == 0
+
+
+def test_fallback_answers_when_nothing_can_serve(gateway, backend):
+    b = backend()
+    fallback = {"status": 200, "contentType": "application/json", "body": '{"items":[]}'}
+    docs = service_docs("empty", [])  # a Service without ready endpoints
+    gw = gateway({"r.yaml": [*docs, route("empty", fallback=fallback)]})
+    r = get(gw)
+    assert r.status == 200 and r.json() == {"items": []}, r
+    assert r.header("Content-Type") == "application/json"
+    # The same with an open circuit.
+    b.responses = {"/": {"status": 503, "headers": {"Cache-Control": None}}}
+    gw2 = gateway({"r.yaml": [*service_docs("down", [b.port]),
+                              route("down", fallback=fallback,
+                                    circuitBreaker={"consecutiveFailures": 1, "openFor": "30s"})]})
+    assert get(gw2).status == 503  # the failure itself is relayed
+    r = get(gw2)
+    assert r.status == 200 and r.json() == {"items": []}, r
+
+
+def test_without_fallback_the_json_error(gateway):
+    gw = gateway({"r.yaml": [*service_docs("empty", []), route("empty")]})
+    r = get(gw)
+    assert r.status == 503 and r.json()["error"]["code"] == "no_healthy_upstream", r
