@@ -11,6 +11,8 @@
 #   --proxies LIST      comma-separated subset of nginx,haproxy,atrium (default: all three)
 #   --auth              also measure Atrium with API-key auth and with RS256 JWT auth (same
 #                       process, other hosts; needs python3 with `cryptography`)
+#   --cache             also measure Atrium answering from its response cache (every request a
+#                       hit after the first), against the plain proxy in the same run
 #   --ratelimit         also measure Atrium with a Local rate limit and with a Global one
 #                       decided in Redis (a redis-server started on loopback), against the plain
 #                       proxy in the same run; the limits are set too high to refuse anything
@@ -35,6 +37,7 @@ build_jobs="${BUILD_JOBS:-2}"
 out_file=""
 auth=false
 ratelimit=false
+cache=false
 route_bench=false
 run_proxies=true
 proxies="nginx,haproxy,atrium"
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
     --proxies=*) proxies="${1#--proxies=}"; shift ;;
     --auth) auth=true; shift ;;
     --ratelimit) ratelimit=true; shift ;;
+    --cache) cache=true; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -164,6 +168,7 @@ label[direct]="echo-backend (direct)"; label[nginx]="nginx"; label[haproxy]="HAP
 label[atrium]="Atrium"
 label[atrium-apikey]="Atrium + API key"; label[atrium-jwt]="Atrium + RS256 JWT"
 label[atrium-local-rl]="Atrium + Local limit"; label[atrium-global-rl]="Atrium + Global limit (Redis)"
+label[atrium-cache]="Atrium, cache hits"
 declare -A headers
 
 # One wrk run; appends req/s and p99 (ms) to the proxy's lists, and counts errors.
@@ -371,6 +376,22 @@ EOF
         headers[atrium-$lower-rl]="Host: $lower-rl.bench"
       done
     fi
+    if $cache; then
+      # The echo's answer carries no Cache-Control: the route's ttl makes it cacheable.
+      cat >"$tmp/manifests/cache.yaml" <<EOF
+apiVersion: atrium.dev/v1alpha1
+kind: APIRoute
+metadata: {name: cached, namespace: default}
+spec:
+  hostnames: ["cache.bench"]
+  policy:
+    cache: {ttl: 1h}
+  rules:
+  - backends: [{service: {name: echo, port: 80}}]
+EOF
+      port[atrium-cache]=$p_atrium
+      headers[atrium-cache]="Host: cache.bench"
+    fi
     start atrium "$atrium_bin" --manifests "$tmp/manifests" --threads "$proxy_threads" \
       --bind 127.0.0.1 --http-port "${port[atrium]}" --https-port "$p_https" \
       --admin-bind 127.0.0.1 --admin-port "$p_admin" --access-log off --log-level warn \
@@ -388,6 +409,14 @@ EOF
         die "$p: an authenticated request failed"
       order+=("$p")
     done
+  fi
+  if $cache && wants atrium; then
+    curl -fsS -o /dev/null -H "${headers[atrium-cache]}" "http://127.0.0.1:$p_atrium/" ||
+      die "atrium-cache: the first request failed"
+    curl -fsS -o /dev/null -D "$tmp/cache.headers" -H "${headers[atrium-cache]}" \
+      "http://127.0.0.1:$p_atrium/" || die "atrium-cache: the second request failed"
+    grep -qi '^X-Cache: HIT' "$tmp/cache.headers" || die "atrium-cache: the second request was no HIT"
+    order+=(atrium-cache)
   fi
   if $ratelimit && wants atrium; then
     wait_for atrium "http://127.0.0.1:$p_admin/metrics" 'atrium_redis_up 1'
@@ -444,6 +473,10 @@ EOF
       if wants haproxy; then
         r="$(ratio "${rps_med[atrium]}" "${rps_med[haproxy]}")"
         echo "| Atrium / HAProxy req/s ≥ 1.0 | $r | $(verdict "$r" 1.0 ge) |"
+      fi
+      if $cache; then
+        r="$(ratio "${rps_med[atrium-cache]}" "${rps_med[atrium]}")"
+        echo "| ${label[atrium-cache]} / Atrium plain req/s ≥ 2 | $r | $(verdict "$r" 2.0 ge) |"
       fi
       if $ratelimit; then
         for p in atrium-local-rl atrium-global-rl; do

@@ -21,7 +21,7 @@ int RouteRuntime::pickBackend(uint64_t roll) const {
 std::shared_ptr<const ProxyConfig> ProxyConfig::build(
     std::shared_ptr<const config::ConfigSnapshot> snapshot, uint64_t generation,
     observability::Metrics& metrics, tls::TlsServer* tls, filters::JwksFetcher* jwks,
-    std::vector<std::string>* errors, RuntimeRegistry* runtime) {
+    std::vector<std::string>* errors, RuntimeRegistry* runtime, unsigned workers) {
   auto cfg = std::make_shared<ProxyConfig>();
   cfg->snapshot_ = std::move(snapshot);
   cfg->generation_ = generation;
@@ -45,6 +45,20 @@ std::shared_ptr<const ProxyConfig> ProxyConfig::build(
       auto it = cfg->clusters_.find(b.cluster);
       rt.backends.push_back(it == cfg->clusters_.end() ? nullptr : it->second.get());
       rt.total_weight += b.weight;
+      const config::Cluster* spec = config::findCluster(*cfg->snapshot_, b.cluster);
+      if (!spec || it == cfg->clusters_.end()) {
+        rt.balancers.push_back(nullptr);
+        rt.health.push_back(nullptr);
+        continue;
+      }
+      // Each route balances with its own policy; endpoint health belongs to the cluster.
+      upstream::LbOptions lb;
+      lb.workers = std::max<uint32_t>(1, workers);
+      lb.seed = std::hash<std::string>{}(route->name + "|" + b.cluster);
+      rt.balancers.push_back(
+          upstream::makeLoadBalancer(route->load_balancer, upstream::lbEndpoints(*spec), lb));
+      rt.health.push_back(runtime ? runtime->clusterHealth(*spec)
+                                  : std::make_shared<ClusterHealth>(upstream::endpointKeys(*spec)));
     }
     if (!route->rewrite.regex.empty()) {
       rt.rewrite_regex = std::make_shared<re2::RE2>(route->rewrite.regex, re2::RE2::Quiet);

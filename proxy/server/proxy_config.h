@@ -15,6 +15,7 @@
 #include "proxy/router/route_table.h"
 #include "proxy/tls/tls_server.h"
 #include "proxy/upstream/circuit_breaker.h"
+#include "proxy/upstream/load_balancer.h"
 #include "proxy/upstream/cluster.h"
 #include "proxy/upstream/retry_budget.h"
 #include "src/config/snapshot.h"
@@ -26,6 +27,7 @@ class RE2;
 namespace atrium::proxy::server {
 
 class RuntimeRegistry;
+struct ClusterHealth;
 
 struct RouteRuntime {
   const config::Route* route = nullptr;
@@ -42,6 +44,10 @@ struct RouteRuntime {
   // snapshots while the policy stays the same (RuntimeRegistry).
   std::vector<std::shared_ptr<upstream::CircuitBreaker>> breakers;
   std::shared_ptr<upstream::RetryBudget> retry_budget;  // with policy.retries
+  // Parallel to `backends`: the route's balancer over each cluster's endpoints, and the
+  // cluster's endpoint health (null for an unresolved backend).
+  std::vector<std::shared_ptr<const upstream::LoadBalancer>> balancers;
+  std::vector<std::shared_ptr<ClusterHealth>> health;
 
   // Weighted choice of a backend index; `roll` is a random number. Returns -1 when every
   // weight is zero.
@@ -57,7 +63,8 @@ class ProxyConfig {
                                                   tls::TlsServer* tls,
                                                   filters::JwksFetcher* jwks,
                                                   std::vector<std::string>* errors,
-                                                  RuntimeRegistry* runtime = nullptr);
+                                                  RuntimeRegistry* runtime = nullptr,
+                                                  unsigned workers = 1);
 
   const router::RouteTable& table() const { return *table_; }
   const RouteRuntime& route(uint32_t id) const { return routes_[id]; }

@@ -8,12 +8,30 @@ void RuntimeRegistry::beginBuild() {
   std::lock_guard lock(mu_);
   used_breakers_.clear();
   used_budgets_.clear();
+  used_health_.clear();
 }
 
 void RuntimeRegistry::endBuild() {
   std::lock_guard lock(mu_);
   std::erase_if(breakers_, [this](const auto& e) { return !used_breakers_.count(e.first); });
   std::erase_if(budgets_, [this](const auto& e) { return !used_budgets_.count(e.first); });
+  std::erase_if(health_, [this](const auto& e) { return !used_health_.count(e.first); });
+}
+
+std::shared_ptr<ClusterHealth> RuntimeRegistry::clusterHealth(const config::Cluster& cluster) {
+  std::lock_guard lock(mu_);
+  used_health_.insert(cluster.name);
+  auto keys = upstream::endpointKeys(cluster);
+  auto& slot = health_[cluster.name];
+  if (slot) {
+    bool same = slot->set.size() == keys.size();
+    for (size_t i = 0; same && i < keys.size(); ++i) same = slot->set.key(i) == keys[i];
+    if (same) return slot;  // the same endpoints in the same order: the same state object
+  }
+  auto fresh = std::make_shared<ClusterHealth>(std::move(keys));
+  if (slot) fresh->set.inheritFrom(slot->set);
+  slot = fresh;
+  return fresh;
 }
 
 std::shared_ptr<upstream::CircuitBreaker> RuntimeRegistry::breaker(

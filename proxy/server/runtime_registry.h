@@ -12,10 +12,20 @@
 #include <string>
 
 #include "proxy/upstream/circuit_breaker.h"
+#include "proxy/upstream/endpoint_health.h"
+#include "proxy/upstream/outlier_detector.h"
 #include "proxy/upstream/retry_budget.h"
 #include "src/config/snapshot.h"
 
 namespace atrium::proxy::server {
+
+// The health of one cluster's endpoints: active checks and passive outlier ejections write it,
+// every worker reads it when picking an endpoint.
+struct ClusterHealth {
+  explicit ClusterHealth(std::vector<std::string> keys) : set(std::move(keys)), outliers(set) {}
+  upstream::HealthSet set;
+  upstream::OutlierDetector outliers;
+};
 
 class RuntimeRegistry {
  public:
@@ -27,6 +37,9 @@ class RuntimeRegistry {
                                                     const std::string& cluster,
                                                     const config::CircuitBreaker& policy);
   std::shared_ptr<upstream::RetryBudget> retryBudget(const std::string& route);
+  // The health of `cluster`'s endpoints, inheriting the verdicts and ejections of endpoints it
+  // had in the previous snapshot (by host:port).
+  std::shared_ptr<ClusterHealth> clusterHealth(const config::Cluster& cluster);
 
   // atrium_circuit_state{route,backend} (0 closed, 1 open, 2 half-open).
   std::string renderMetrics() const;
@@ -39,6 +52,8 @@ class RuntimeRegistry {
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, BreakerEntry> breakers_;
   std::map<std::string, std::shared_ptr<upstream::RetryBudget>> budgets_;
+  std::map<std::string, std::shared_ptr<ClusterHealth>> health_;
+  std::set<std::string> used_health_;
   std::set<std::pair<std::string, std::string>> used_breakers_;
   std::set<std::string> used_budgets_;
 };

@@ -1,6 +1,7 @@
 #include "proxy/server/session.h"
 
 #include <re2/re2.h>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
@@ -24,6 +25,7 @@
 #include "proxy/upstream/connection_pool.h"
 #include "proxy/upstream/retry.h"
 #include "proxy/upstream/retry_budget.h"
+#include "proxy/server/runtime_registry.h"
 
 namespace atrium::proxy::server {
 
@@ -81,6 +83,37 @@ void appendRateLimitHeaders(std::string& head, const ratelimit::LimitDecision& d
   head += std::to_string(d.remaining);
   head += "\r\nRateLimit-Reset: ";
   head += std::to_string(d.reset_s);
+}
+
+// ConsistentHash's key for this request (policy.hashOn): the client IP, a header or a cookie;
+// a request without the header or cookie is placed at random (`roll`).
+uint64_t hashAffinityOf(const config::Route& spec, std::string_view client_ip,
+                        const http::PmrFields& fields, uint64_t roll) {
+  switch (spec.hash_on) {
+    case config::HashOn::ClientIP:
+      return upstream::hashKey(client_ip) | 1;
+    case config::HashOn::Header:
+      if (auto it = fields.find(spec.hash_on_name); it != fields.end()) {
+        return upstream::hashKey(std::string_view(it->value().data(), it->value().size())) | 1;
+      }
+      return roll | 1;
+    case config::HashOn::Cookie:
+      for (auto [it, end] = fields.equal_range(bhttp::field::cookie); it != end; ++it) {
+        std::string_view cookies(it->value().data(), it->value().size());
+        while (!cookies.empty()) {
+          const size_t semi = cookies.find(';');
+          std::string_view pair = cookies.substr(0, semi);
+          cookies = semi == std::string_view::npos ? std::string_view() : cookies.substr(semi + 1);
+          while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+          const size_t eq = pair.find('=');
+          if (eq != std::string_view::npos && pair.substr(0, eq) == spec.hash_on_name) {
+            return upstream::hashKey(pair.substr(eq + 1)) | 1;
+          }
+        }
+      }
+      return roll | 1;
+  }
+  return roll | 1;
 }
 
 bool isStaleConnectionError(const boost::system::error_code& ec) {
@@ -744,6 +777,14 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
   upstream::CircuitBreaker* breaker =
       static_cast<size_t>(b) < route.breakers.size() ? route.breakers[b].get() : nullptr;
   upstream::Backoff backoff(milliseconds(retry ? retry->backoff_ms : 0), roll_state);
+  const upstream::LoadBalancer* balancer =
+      static_cast<size_t>(b) < route.balancers.size() ? route.balancers[b].get() : nullptr;
+  ClusterHealth* health =
+      static_cast<size_t>(b) < route.health.size() ? route.health[b].get() : nullptr;
+  const uint64_t affinity = spec.load_balancer == config::LoadBalancer::ConsistentHash
+                                ? hashAffinityOf(spec, client_.text, req, roll_state)
+                                : 0;
+  int previous = -1;  // the endpoint of the failed try: a retry prefers another one
   uint32_t tries = 0;  // tries that reached the policy's judgement (for shouldRetry)
   if (route.retry_budget) route.retry_budget->onRequest(Clock::now());
   // Each try gets the per-try timeout when the route sets one, within the request timeout.
@@ -768,7 +809,48 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
         co_return false;
       }
     }
-    const upstream::EndpointTarget& endpoint = cluster.pick();
+    // --- The endpoint: the route's balancer over the endpoints that are healthy (active checks)
+    // and not ejected (passive outlier detection).
+    int index = -1;
+    std::optional<upstream::LoadBalancer::ActiveRequest> in_flight;
+    if (balancer) {
+      const auto now = Clock::now();
+      roll_state ^= roll_state << 13, roll_state ^= roll_state >> 7, roll_state ^= roll_state << 17;
+      auto usable_elsewhere = [&](size_t i) {
+        return (!health || health->set.usable(i, now)) && static_cast<int>(i) != previous;
+      };
+      auto usable = [&](size_t i) { return !health || health->set.usable(i, now); };
+      upstream::PickContext pick;
+      pick.hash = affinity ? affinity : roll_state;
+      pick.roll = roll_state;
+      pick.worker = worker_.index();
+      pick.usable = usable_elsewhere;
+      if (previous >= 0 && cluster.size() > 1) index = balancer->pick(pick);
+      if (index < 0) {
+        pick.usable = usable;
+        index = balancer->pick(pick);
+      }
+      if (index < 0) {
+        failure = UpstreamFailure{503, "no_healthy_upstream",
+                                  "no healthy endpoint for the backend",
+                                  client_keep && !has_body && !body_sent, true};
+        if (body_sent) linger_ = true;
+        co_return false;
+      }
+      in_flight.emplace(balancer->startRequest(static_cast<size_t>(index)));
+    }
+    previous = index;
+    const upstream::EndpointTarget& endpoint =
+        index >= 0 ? cluster.at(static_cast<size_t>(index)) : cluster.pick();
+    // Every try's outcome feeds the circuit breaker and the endpoint's outlier detection.
+    auto report = [&](const upstream::AttemptOutcome& outcome) {
+      const auto now = Clock::now();
+      if (admission) admission->record(!outcome.gatewayFailure(), now);
+      if (health && index >= 0 && health->outliers.onOutcome(static_cast<size_t>(index), outcome, now)) {
+        spdlog::warn("outlier detection: endpoint {} of {} ejected after consecutive failures",
+                     endpoint.key, cluster.name());
+      }
+    };
     x.upstream = endpoint.key;
     bool reused = false;
     boost::system::error_code ec;
@@ -781,7 +863,7 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
         const bool timeout = ec == net::error::timed_out;
         route.metrics->recordUpstreamError(timeout ? observability::UpstreamErrorReason::kTimeout
                                                    : observability::UpstreamErrorReason::kConnectFailure);
-        if (admission) admission->record(false, Clock::now());
+        report(upstream::AttemptOutcome::connectFailure());
         if (attempt + 1 < max_attempts) continue;  // nothing was sent: another endpoint may do
         failed = upstream::AttemptOutcome::connectFailure();
         answer = UpstreamFailure{timeout ? 504 : 502, timeout ? "upstream_timeout" : "bad_gateway",
@@ -842,8 +924,8 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
       // no body byte was sent (the request may not be replayable otherwise).
       if (reused && !body_sent && !timed_out_ && attempt + 1 < max_attempts + 1) continue;
       const bool timeout = timed_out_;
-      if (admission) admission->record(false, Clock::now());
       failed = timeout ? upstream::AttemptOutcome::timeout() : upstream::AttemptOutcome::reset();
+      report(*failed);
       if (body_sent) linger_ = true;
       answer = UpstreamFailure{timeout ? 504 : 502, timeout ? "upstream_timeout" : "bad_gateway",
                                "error sending the request upstream",
@@ -871,10 +953,10 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
         const bool stale = reused && !body_sent && !timeout && conn->buffer.size() == 0 &&
                            isStaleConnectionError(ec);
         if (stale && attempt + 1 < max_attempts + 1) continue;
-        if (admission) admission->record(false, Clock::now());
         const bool keep = client_keep && parser_->is_done();
         if (!keep) linger_ = true;
         failed = timeout ? upstream::AttemptOutcome::timeout() : upstream::AttemptOutcome::reset();
+        report(*failed);
         answer = UpstreamFailure{timeout ? 504 : 502, timeout ? "upstream_timeout" : "bad_gateway",
                                  timeout ? "the upstream did not answer in time"
                                          : "invalid response from the upstream",
@@ -882,7 +964,7 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
       } else {
         const int status = rp->get().result_int();
         const auto outcome = upstream::AttemptOutcome::response(status);
-        if (admission) admission->record(!outcome.gatewayFailure(), Clock::now());
+        report(outcome);
         // A 502/503/504 the route retries on: this response is dropped (with its connection,
         // which still holds its body) and the request goes again, if the policy allows.
         if (retry && outcome.gatewayFailure() && upstream::retryOnMatches(*retry, outcome)) {

@@ -83,6 +83,7 @@ class Worker {
   tls::TlsServer& tls() { return tls_; }
   const SelfPorts& selfPorts() const { return *self_ports_; }
   bool draining() const { return draining_; }
+  unsigned index() const { return index_; }
   uint16_t port() const { return port_; }
   uint16_t tlsPort() const { return tls_port_; }
   void add(Session* s) { sessions_.insert(s); }
