@@ -128,7 +128,8 @@ bool ProxyEngine::publish(std::shared_ptr<const config::ConfigSnapshot> snapshot
     runtime_->beginBuild();
     compiled =
         server::ProxyConfig::build(std::move(snapshot), generation, *metrics_, tls_.get(),
-                                   jwks_.get(), &errors, runtime_.get());
+                                   jwks_.get(), &errors, runtime_.get(),
+                                   std::max(1u, options_.threads));
     runtime_->endBuild();
   } catch (const std::exception& e) {
     errors.push_back(e.what());
