@@ -14,6 +14,9 @@ struct ResponseCapture {
   uint64_t max_body = 0;
   bool active = false;    // still copying
   bool complete = false;  // the whole response was relayed and copied
+  // A stale entry may stand in: a 500/502/503/504 from the upstream is then not relayed
+  // (RFC 5861 stale-if-error) and forward() reports a failure instead.
+  bool stale_available = false;
   int status = 0;
   std::string reason;
   std::vector<std::pair<std::string, std::string>> headers;  // hop-by-hop and framing removed

@@ -1007,6 +1007,14 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
   }
   x.upstream_ms = msSince(upstream_start);
   x.upstream_status = rp->get().result_int();
+  if (capture && capture->stale_available &&
+      (x.upstream_status == 500 || (x.upstream_status >= 502 && x.upstream_status <= 504))) {
+    conn.reset();  // its body is not read: the connection cannot be reused
+    const bool keep = client_keep && parser_->is_done();
+    if (!keep) linger_ = true;
+    failure = UpstreamFailure{502, "bad_gateway", "the upstream answered with an error", keep, true};
+    co_return false;
+  }
   // The request is complete on the client side only when its whole body was read.
   client_keep = client_keep && parser_->is_done();
   co_return co_await relayResponse(x, *rp, conn, route, client_keep, capture);

@@ -197,6 +197,8 @@ Task<bool> Session::serveCached(Exchange& x, const RouteRuntime& route,
   x.cache_result = "MISS";
   ResponseCapture capture;
   capture.max_body = policy.max_object_bytes;
+  capture.stale_available =
+      found.entry && found.entry->usableOnErrorAt(std::chrono::steady_clock::now());
   const bool kept = co_await forward(x, route, failure, &capture);
   if (failure) {
     // stale-if-error: an entry past its freshness may stand in for a failed upstream.

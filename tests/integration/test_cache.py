@@ -281,6 +281,16 @@ def test_stale_if_error_then_fallback_then_error(gateway, backend):
     stale = get(gw, "/p")
     assert stale.status == 200 and stale.header("X-Cache") == "STALE", stale
     assert stale.body == fresh.body
+    # An error answered by the upstream is covered the same way (RFC 5861 stale-if-error).
+    b2 = backend()
+    b2.responses = {"/q": {"headers": {"Cache-Control": "max-age=1"}}}
+    gw2 = gateway({"r.yaml": [cached_route(b2.port, {"ttl": "1s", "staleIfError": "30s"},
+                                           name="errors")]})
+    ok = get(gw2, "/q")
+    b2.responses = {"/q": {"status": 503, "headers": {"Cache-Control": None}}}
+    time.sleep(1.2)
+    r = get(gw2, "/q")
+    assert r.status == 200 and r.header("X-Cache") == "STALE" and r.body == ok.body, r
     # Nothing stored for this path: the route's fallback answers.
     r = get(gw, "/never-seen")
     assert r.status == 200 and r.json() == {"fallback": True}, r

@@ -11,6 +11,9 @@
   requests are sent again with each folder served alone.
 - examples/tls: the README's own commands (openssl, then the Secret manifest) make a certificate
   that Atrium then serves.
+- examples/apiroute-cache: MISS then HIT with Age, BYPASS with `no-store`, a purge through the
+  admin port then MISS again; the `stock` rule's retries open its circuit and the fallback
+  answers, as its README walks through them.
 - examples/monetized-api: API keys, the route's per-consumer rate limit (RateLimit-* headers,
   429 rate_limited), the free plan's daily quota (429 quota_exceeded) and the /usage report
   (JSON and CSV) with the paid plan's amount, as its README walks through them.
@@ -33,8 +36,9 @@ from decimal import Decimal
 import pytest
 import yaml
 
-from conftest import (ATRIUM_BIN, REPO_ROOT, Atrium, EchoBackend, RawClient, parse_response,
-                      stop_and_check, tls_client_context, wait_until)
+from conftest import (ATRIUM_BIN, LOOPBACK, REPO_ROOT, Atrium, EchoBackend, RawClient,
+                      http_request, parse_response, stop_and_check, tls_client_context,
+                      wait_until)
 
 EXAMPLES = REPO_ROOT / "examples"
 FOLDERS = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -65,8 +69,8 @@ def docs_of(path):
 
 def test_there_is_a_folder_per_feature():
     assert set(FOLDERS) >= {"ingress-basics", "ingress-class", "ingress-annotations",
-                            "apiroute-routing", "apiroute-policy", "apiroute-auth", "tls",
-                            "monetized-api"}
+                            "apiroute-routing", "apiroute-policy", "apiroute-cache", "apiroute-auth",
+                            "tls", "monetized-api"}
     assert not [p.name for p in EXAMPLES.iterdir() if p.is_file() and p.suffix != ".md"], \
         "manifests belong in a feature folder"
 
@@ -301,6 +305,39 @@ def check_tls(gw):
     assert served_by(r)[0] == "web" and r.header("Strict-Transport-Security") is None
 
 
+def check_apiroute_cache(gw):
+    host = "cache.demo.local"
+    first = gw.get("/products/1", host=host)
+    assert served_by(first)[0] == "orders-v1" and first.header("X-Cache") == "MISS", first
+    r = gw.get("/products/1", host=host)
+    assert r.status == 200 and r.header("X-Cache") == "HIT", r
+    assert int(r.header("Age")) <= 2 and r.body == first.body  # the stored echo, as it was
+    r = gw.get("/products/1", host=host, headers={"Cache-Control": "no-store"})
+    assert served_by(r)[0] == "orders-v1" and r.header("X-Cache") == "BYPASS", r
+    # The purge (loopback: no token needed), then the next request goes upstream again.
+    r = http_request(gw.admin_port, "DELETE", "/cache?route=default/cache-demo&prefix=/products",
+                     host=f"{LOOPBACK}:{gw.admin_port}")
+    assert r.status == 200 and r.json() == {"purged": 1}, r
+    r = gw.get("/products/1", host=host)
+    assert served_by(r)[0] == "orders-v1" and r.header("X-Cache") == "MISS", r
+    assert 'atrium_cache_requests_total{route="default/cache-demo/products",result="hit"} 1' \
+        in gw.metrics()
+
+    # stock: 3 tries fail with 503 (retries), which opens the circuit; then the fallback.
+    r = gw.get("/stock/42", host=host, headers={"X-Echo-Status": "503"})
+    assert r.status == 503 and r.json()["service"] == "orders-v1", r  # the backend's own 503
+    r = gw.get("/stock/42", host=host)
+    assert r.status == 503 and r.json() == {"stock": "unknown", "degraded": True}, r
+    assert r.header("Content-Type") == "application/json"
+    metrics = gw.metrics()
+    assert 'atrium_circuit_state{route="default/cache-demo/stock",backend="default/cache-echo:80"} 1' \
+        in metrics, metrics
+    assert 'atrium_retries_total{route="default/cache-demo/stock",result="retried"} 2' in metrics
+    assert 'atrium_circuit_rejections_total{route="default/cache-demo/stock"} 1' in metrics
+    # Other rules of the route are not behind that circuit.
+    assert gw.get("/products/1", host=host).header("X-Cache") == "HIT"
+
+
 def usage_amount(requests: int, per_thousand: str) -> str:
     """What /usage bills: requests × price / 1000, exact, with at least 2 decimals."""
     text = format((Decimal(requests) * Decimal(per_thousand) / 1000).normalize(), "f")
@@ -391,6 +428,7 @@ def check_monetized_api(gw):
 CHECKS = {"ingress-basics": check_ingress_basics, "ingress-class": check_ingress_class,
           "ingress-annotations": check_ingress_annotations,
           "apiroute-routing": check_apiroute_routing, "apiroute-policy": check_apiroute_policy,
+          "apiroute-cache": check_apiroute_cache,
           "apiroute-auth": check_apiroute_auth, "tls": check_tls,
           "monetized-api": check_monetized_api}
 
