@@ -858,6 +858,19 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
     if (conn) {
       reused = true;
     } else {
+      // circuitBreaker.maxPendingRequests bounds the tries waiting for a new connection.
+      std::optional<upstream::CircuitBreaker::PendingTicket> pending;
+      if (breaker) {
+        pending.emplace(breaker->queueForConnection());
+        if (!pending->allowed()) {
+          route.metrics->recordCircuitRejection();
+          failure = UpstreamFailure{503, "circuit_open",
+                                    "too many requests are waiting for a connection to this backend",
+                                    client_keep && !has_body && !body_sent, true};
+          if (body_sent) linger_ = true;
+          co_return false;
+        }
+      }
       conn = co_await connect(cluster, endpoint, milliseconds(timeouts.connect_ms), ec);
       if (!conn) {
         const bool timeout = ec == net::error::timed_out;

@@ -148,3 +148,30 @@ def test_consistent_hash_keeps_each_key_on_one_endpoint(gateway, echo):
         assert len(seen) == 1, (user, seen)
         placement[user] = seen.pop()
     assert len(set(placement.values())) >= 2, placement
+
+
+def test_max_connections_refuses_the_excess_at_once(gateway, backend):
+    import threading
+    b = backend()
+    b.delay = 1.0
+    gw = gateway({"r.yaml": [*service_docs("busy", [b.port]),
+                             route("busy", circuitBreaker={"maxConnections": 2})]})
+    results = []
+    lock = threading.Lock()
+
+    def one():
+        r = get(gw)
+        with lock:
+            results.append(r)
+
+    threads = [threading.Thread(target=one) for _ in range(5)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    for t in threads:
+        t.join(10)
+    codes = sorted(r.status for r in results)
+    assert codes == [200, 200, 503, 503, 503], codes
+    refused = [r for r in results if r.status == 503]
+    assert all(r.json()["error"]["code"] == "circuit_open" for r in refused)
+    assert b.count("/") == 2
