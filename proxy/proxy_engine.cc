@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "proxy/observability/access_log.h"
@@ -19,6 +20,7 @@
 #include "proxy/ratelimit/rate_limiter.h"
 #include "proxy/redis/redis_url.h"
 #include "proxy/tls/tls_server.h"
+#include "proxy/upstream/health_checker.h"
 
 namespace atrium::proxy {
 
@@ -38,7 +40,16 @@ ProxyEngine::ProxyEngine(ProxyOptions options)
   collapser_ = std::make_unique<cache::RequestCollapser>(collapse, &cache_->counters());
   metrics_->cache_counters = &cache_->counters();
   runtime_ = std::make_unique<server::RuntimeRegistry>();
-  metrics_->runtime_renderer = [runtime = runtime_.get()] { return runtime->renderMetrics(); };
+  // Health checks never probe this process's own listeners (the admin server trusts loopback).
+  health_checker_ = std::make_unique<upstream::HealthChecker>(
+      [ports = self_ports_](const std::string& host, uint16_t port) {
+        boost::system::error_code ec;
+        auto address = boost::asio::ip::make_address(host, ec);
+        return !ec && address.is_loopback() && ports->contains(port);
+      });
+  metrics_->runtime_renderer = [runtime = runtime_.get(), checker = health_checker_.get()] {
+    return runtime->renderMetrics() + checker->renderMetrics();
+  };
   limits_->metrics = &metrics_->limits;
   limits_->replicas = std::max(1u, options_.replicas);
   limits_->wall_offset_s = options_.clock_offset_s;
@@ -47,6 +58,7 @@ ProxyEngine::ProxyEngine(ProxyOptions options)
 void ProxyEngine::protectAdminPort(uint16_t port) { self_ports_->admin = port; }
 
 ProxyEngine::~ProxyEngine() {
+  if (health_checker_) health_checker_->stop();
   for (auto& w : workers_) w->stop();
   workers_.clear();
   if (persister_) persister_->stop();
@@ -115,6 +127,7 @@ void ProxyEngine::start() {
     for (auto& w : workers_) w->publish(current_);
   }
   for (auto& w : workers_) w->start();
+  health_checker_->start();
   spdlog::info("proxy listening on {}:{} with {} worker thread(s)", options_.bind, http_port_, threads);
   spdlog::info("https listening on {}:{}", options_.bind, https_port_);
 }
@@ -144,6 +157,7 @@ bool ProxyEngine::publish(std::shared_ptr<const config::ConfigSnapshot> snapshot
   if (!redis_url_) warnGlobalWithoutRedis(compiled->snapshot());
   generation_ = generation;
   current_ = compiled;
+  updateHealthChecks(*compiled);
   metrics_->tls_invalid_secrets.store(current_->snapshot().invalid_tls_secrets);
   for (auto& w : workers_) w->publish(compiled);
   metrics_->config_generation.store(generation);
@@ -179,6 +193,31 @@ void ProxyEngine::purgeChangedCachePolicies(const config::ConfigSnapshot& before
   }
 }
 
+void ProxyEngine::updateHealthChecks(const server::ProxyConfig& config) {
+  std::vector<upstream::HealthTarget> targets;
+  std::set<std::string> seen;
+  for (const auto& rt : config.routes()) {
+    if (!rt.route->health_check) continue;
+    for (size_t i = 0; i < rt.route->backends.size() && i < rt.health.size(); ++i) {
+      const auto& health = rt.health[i];
+      const config::Cluster* cluster = config::findCluster(config.snapshot(), rt.route->backends[i].cluster);
+      // One check per cluster: the first route (in precedence order) that asks for one sets it.
+      if (!health || !cluster || !seen.insert(cluster->name).second) continue;
+      upstream::HealthTarget t;
+      t.cluster = cluster->name;
+      for (const auto& e : cluster->endpoints) t.endpoints.emplace_back(e.address, e.port);
+      t.check = *rt.route->health_check;
+      t.health = std::shared_ptr<upstream::HealthSet>(health, &health->set);
+      t.tls = cluster->tls;
+      t.tls_server_name = cluster->tls_server_name;
+      t.tls_verify = cluster->tls_verify;
+      t.tls_ca_pem = cluster->tls_ca_pem;
+      targets.push_back(std::move(t));
+    }
+  }
+  health_checker_->update(std::move(targets));
+}
+
 void ProxyEngine::warnGlobalWithoutRedis(const config::ConfigSnapshot& snapshot) {
   for (const auto& vh : snapshot.virtual_hosts) {
     for (const auto& r : vh.routes) {
@@ -204,6 +243,7 @@ std::shared_ptr<const config::ConfigSnapshot> ProxyEngine::currentSnapshot() con
 }
 
 void ProxyEngine::drain(std::chrono::milliseconds timeout) {
+  health_checker_->stop();
   for (auto& w : workers_) w->beginDrain();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (metrics_->active_connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {

@@ -44,6 +44,9 @@ namespace cache {
 class ResponseCache;
 class RequestCollapser;
 }
+namespace upstream {
+class HealthChecker;
+}
 
 // This process's own ports, which upstream connections to loopback must not reach.
 struct SelfPorts {
@@ -117,6 +120,8 @@ class ProxyEngine {
   void purgeChangedCachePolicies(const config::ConfigSnapshot& before,
                                  const config::ConfigSnapshot& after);
   static void warnGlobalWithoutRedis(const config::ConfigSnapshot& snapshot);
+  // Hands the active health checker the clusters of routes with policy.healthCheck.
+  void updateHealthChecks(const server::ProxyConfig& config);
 
   ProxyOptions options_;
   std::unique_ptr<observability::Metrics> metrics_;
@@ -135,6 +140,7 @@ class ProxyEngine {
   std::unique_ptr<cache::ResponseCache> cache_;
   std::unique_ptr<cache::RequestCollapser> collapser_;
   std::unique_ptr<server::RuntimeRegistry> runtime_;
+  std::unique_ptr<upstream::HealthChecker> health_checker_;
 
   mutable std::mutex mutex_;  // guards current_ and generation_ (control thread + admin)
   std::shared_ptr<const server::ProxyConfig> current_;

@@ -68,6 +68,7 @@ class ProxyConfig {
 
   const router::RouteTable& table() const { return *table_; }
   const RouteRuntime& route(uint32_t id) const { return routes_[id]; }
+  const std::vector<RouteRuntime>& routes() const { return routes_; }
   const config::ConfigSnapshot& snapshot() const { return *snapshot_; }
   uint64_t generation() const { return generation_; }
   // Null without a TLS server (tests).

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import apiroute, http_request, service_docs
+from conftest import apiroute, http_request, service_docs, wait_until
 from test_admin import metric_value
 from test_cache import CountingBackend, backend  # noqa: F401 - the fixture is used by name
 
@@ -175,3 +175,28 @@ def test_max_connections_refuses_the_excess_at_once(gateway, backend):
     refused = [r for r in results if r.status == 503]
     assert all(r.json()["error"]["code"] == "circuit_open" for r in refused)
     assert b.count("/") == 2
+
+
+def test_unhealthy_endpoint_is_skipped_until_it_recovers(gateway, backend):
+    sick, well = backend(), backend()
+    sick.responses = {"/healthz": {"status": 503, "headers": {"Cache-Control": None}}}
+    check = {"path": "/healthz", "interval": "100ms", "timeout": "80ms",
+             "unhealthyThreshold": 2, "healthyThreshold": 2}
+    gw = gateway({"r.yaml": [*service_docs("checked", [sick, well]),
+                             route("checked", healthCheck=check)]})
+    wait_until(lambda: metric_value(gw.metrics(), "atrium_endpoint_healthy",
+                                    {"endpoint": f"127.0.0.1:{sick.port}"}) == 0, 5,
+               message="the sick endpoint marked unhealthy")
+    assert "is now unhealthy" in gw.stderr()
+    for _ in range(10):
+        assert get(gw).status == 200
+    assert sick.count("/") == 0 and well.count("/") == 10
+    sick.responses = {}
+    wait_until(lambda: metric_value(gw.metrics(), "atrium_endpoint_healthy",
+                                    {"endpoint": f"127.0.0.1:{sick.port}"}) == 1, 5,
+               message="the endpoint healthy again")
+    for _ in range(10):
+        assert get(gw).status == 200
+    assert sick.count("/") >= 3, sick.count("/")
+    assert metric_value(gw.metrics(), "atrium_health_checks_total",
+                        {"result": "fail"}) >= 2
