@@ -64,7 +64,19 @@ std::string RuntimeRegistry::renderMetrics() const {
     out += fmt::format("atrium_circuit_state{{route=\"{}\",backend=\"{}\"}} {}\n", key.first,
                        key.second, static_cast<int>(entry.breaker->state()));
   }
-  return out;
+  out += "# HELP atrium_outlier_ejections_total Endpoints taken out of rotation by passive outlier "
+         "detection, by backend.\n# TYPE atrium_outlier_ejections_total counter\n";
+  std::string ejected =
+      "# HELP atrium_endpoints_ejected Endpoints out of rotation right now by passive outlier "
+      "detection.\n# TYPE atrium_endpoints_ejected gauge\n";
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [cluster, health] : health_) {
+    out += fmt::format("atrium_outlier_ejections_total{{backend=\"{}\"}} {}\n", cluster,
+                       health->ejections.load(std::memory_order_relaxed));
+    ejected += fmt::format("atrium_endpoints_ejected{{backend=\"{}\"}} {}\n", cluster,
+                           health->set.ejectedCount(now));
+  }
+  return out + ejected;
 }
 
 }  // namespace atrium::proxy::server

@@ -5,6 +5,7 @@
 // budget. A breaker is replaced only when its route's policy changes; entries no snapshot uses
 // any more are dropped after the next build. Used on the control thread (builds) and the admin
 // thread (metrics); the objects it hands out are used by every worker.
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,7 @@ struct ClusterHealth {
   explicit ClusterHealth(std::vector<std::string> keys) : set(std::move(keys)), outliers(set) {}
   upstream::HealthSet set;
   upstream::OutlierDetector outliers;
+  std::atomic<uint64_t> ejections{0};  // passive ejections so far (atrium_outlier_ejections_total)
 };
 
 class RuntimeRegistry {

@@ -847,6 +847,7 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
       const auto now = Clock::now();
       if (admission) admission->record(!outcome.gatewayFailure(), now);
       if (health && index >= 0 && health->outliers.onOutcome(static_cast<size_t>(index), outcome, now)) {
+        health->ejections.fetch_add(1, std::memory_order_relaxed);
         spdlog::warn("outlier detection: endpoint {} of {} ejected after consecutive failures",
                      endpoint.key, cluster.name());
       }

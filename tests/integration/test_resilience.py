@@ -87,6 +87,9 @@ def test_failing_endpoint_is_ejected_and_skipped(gateway, backend):
     assert failing.count("/") == 5, failing.count("/")
     assert statuses.count(502) == 5 and healthy.count("/") == 25
     assert "ejected after consecutive failures" in gw.stderr()
+    metrics = gw.metrics()
+    assert metric_value(metrics, "atrium_outlier_ejections_total", {"backend": "default/pair:80"}) == 1
+    assert metric_value(metrics, "atrium_endpoints_ejected", {"backend": "default/pair:80"}) == 1
 
 
 def test_circuit_breaker_opens_and_recovers_through_half_open(gateway, backend):
