@@ -336,6 +336,7 @@ Task<bool> Session::sendLocal(Exchange& x, int status, std::string_view content_
     head_ += "\r\nConnection: keep-alive";  // HTTP/1.0 defaults to close: say it stays open
   }
   head_ += "\r\n\r\n";
+  meter(x);
   setDeadline(std::chrono::duration_cast<milliseconds>(worker_.options().idle_timeout));
   const bool with_body = !x.head && !no_body;
   auto ec = co_await writeFramed(stream_, head_, with_body ? body.data() : nullptr,
@@ -378,10 +379,16 @@ void Session::finish(Exchange& x) {
   }
   if (x.consumer && x.route) {
     worker_.metrics().countConsumerRequest(x.consumer->name, x.route->route->name, x.status);
-    worker_.limiter().recordUsage(
-        *x.consumer, x.route->route->name,
-        metering::usageOf(x.status, x.bytes_in, x.bytes_out, x.limit_rejected));
   }
+  meter(x);
+}
+
+void Session::meter(Exchange& x) {
+  if (x.metered || !x.consumer || !x.route) return;
+  x.metered = true;
+  worker_.limiter().recordUsage(*x.consumer, x.route->route->name,
+                                metering::usageOf(x.status, x.bytes_in, x.bytes_out,
+                                                  x.limit_rejected));
 }
 
 void Session::resolveClientAddress() {
@@ -1137,6 +1144,7 @@ Task<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
     const size_t n = body_cap - res.body().size;
     const bool last = rp.is_done();
     x.bytes_out += n;
+    if (last) meter(x);
     if (capture && capture->active) {
       if (capture->body.size() + n > capture->max_body) {
         capture->active = false;  // too large to keep: relaying goes on

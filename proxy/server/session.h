@@ -123,6 +123,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // unread input makes the kernel send a reset that can destroy the error response in flight.
   Task<void> lingeringClose();
   void finish(Exchange& x);
+  // Records an authenticated request's usage, once. Called just before the last bytes of the
+  // response are written, so with Redis the count leaves for Redis before the client can see
+  // the whole answer (a crash right after it loses nothing), and from finish() otherwise.
+  void meter(Exchange& x);
   void releaseScratch();
 
   // Deadlines are checked every few tens of milliseconds, so the coarse clock (a few ms of

@@ -282,6 +282,7 @@ Task<bool> Session::sendCached(Exchange& x, const RouteRuntime& route,
                                ? std::string_view(bhttp::obsolete_reason(static_cast<bhttp::status>(status)))
                                : std::string_view(entry.reason),
                            fields);
+  meter(x);
   setDeadline(std::chrono::duration_cast<milliseconds>(worker_.options().idle_timeout));
   auto ec = co_await writeFramed(stream_, head_, with_body ? entry.body.data() : nullptr,
                                  with_body ? entry.body.size() : 0, false, false);

@@ -36,6 +36,7 @@ struct Session::Exchange {
   uint64_t bytes_in = 0;                       // request body bytes received
   bool fallback = false;                       // answered with the route's fallback
   std::string_view cache_result;               // X-Cache: HIT, MISS, STALE, BYPASS (cached routes)
+  bool metered = false;                        // usage recorded (Session::meter)
 };
 
 }  // namespace atrium::proxy::server
