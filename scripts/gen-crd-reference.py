@@ -47,7 +47,6 @@ POLICY_PATHS = ("spec.policy", "spec.rules[].policy")
 
 NOT_IMPLEMENTED = {
     "APIRoute": {
-        **{f"{p}.cors": IGNORED for p in POLICY_PATHS},
         "spec.rules[].aggregate": ("a rule with `aggregate` is left out, with an error from "
                                    "`atrium check`, in the log and in the `Accepted` condition"),
     },
@@ -83,6 +82,12 @@ ATRIUM_DEFAULTS = {
         "spec.policy.cache.keyQueryParams": "the whole query",
         "spec.policy.cache.shareAcrossConsumers": "`false`",
         "spec.policy.cache.cacheSetCookie": "`false`",
+        "spec.policy.cors.allowOrigins": "none: every cross-origin request is refused",
+        "spec.policy.cors.allowMethods": "`[GET, HEAD, POST]`",
+        "spec.policy.cors.allowHeaders": "whatever the preflight asks for",
+        "spec.policy.cors.exposeHeaders": "none",
+        "spec.policy.cors.allowCredentials": "`false`",
+        "spec.policy.cors.maxAge": "`0`: no `Access-Control-Max-Age`",
         "spec.policy.timeouts.connect": "`5s`",
         "spec.policy.timeouts.request": "`60s`",
         "spec.policy.timeouts.idle": "`60s`",
@@ -134,8 +139,8 @@ AS_BUILT = {
             "default one ([tls.md](../tls.md))"),
         "spec.policy": (
             "A rule's `policy` replaces these fields one by one: within `timeouts`, `cache`, "
-            "`retries`, `circuitBreaker` and `healthCheck` each field on its own (a list such as "
-            "`cache.vary` as a whole); `auth`, `rateLimit` and `fallback` as a whole. An invalid "
+            "`cors`, `retries`, `circuitBreaker` and `healthCheck` each field on its own (a list "
+            "such as `cache.vary` as a whole); `auth`, `rateLimit` and `fallback` as a whole. An invalid "
             "value of any field is refused: in `spec.policy` the whole APIRoute is not served; "
             "in a rule's `policy` that rule is left out; `atrium check`, the log and the "
             "`Accepted` condition say why. A misspelt field inside one of these objects is "
@@ -186,6 +191,33 @@ AS_BUILT = {
         "spec.policy.cache.cacheSetCookie": (
             "Off, a response with `Set-Cookie` is never stored, so that one caller's session "
             "cookie is never handed to the next"),
+        "spec.policy.cors": (
+            "The gateway answers preflights (`OPTIONS` with `Origin` and "
+            "`Access-Control-Request-Method`) itself: 204 with the `Access-Control-Allow-*` "
+            "headers when the origin, the method and every requested header are allowed, else "
+            "403 `forbidden`; they never reach the backend. Other requests from an allowed "
+            "origin get `Access-Control-Allow-Origin`, `-Allow-Credentials` and "
+            "`-Expose-Headers`. Every response of the route gets `Vary: Origin`. Each field "
+            "missing from a rule's `cors` is the route-wide one"),
+        "spec.policy.cors.allowOrigins": (
+            "Scheme and host are case-insensitive; the scheme must be `http` or `https`, and a "
+            "default port (`:443`, `:80`) is the same as none. `https://*.example.com` matches "
+            "`https://a.example.com` and `https://a.b.example.com`, not `https://example.com`. "
+            "`*` is answered with `Access-Control-Allow-Origin: *`; the origin `null` is never "
+            "allowed"),
+        "spec.policy.cors.allowMethods": (
+            "`GET`, `HEAD` and `POST` are always allowed. `*` allows every method (the "
+            "requested one is echoed, which browsers also accept with credentials). As built, "
+            "`atrium check` also takes lower-case names and upper-cases them"),
+        "spec.policy.cors.allowHeaders": (
+            "Case-insensitive. Empty or `*`: the headers the preflight asks for are echoed "
+            "back"),
+        "spec.policy.cors.exposeHeaders": (
+            "With `allowCredentials`, browsers take `*` as a header name, not every header; "
+            "`atrium check` warns"),
+        "spec.policy.cors.allowCredentials": (
+            "Together with the origin `*` (also one inherited from `spec.policy`) it is "
+            "refused: browsers do not accept credentials for any origin"),
         "spec.policy.retries.retryOn": (
             "Status codes are strings: quote them in YAML (`\"503\"`). An empty list retries "
             "nothing"),

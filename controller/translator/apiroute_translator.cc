@@ -1,14 +1,15 @@
 // APIRoute (atrium.dev/v1alpha1) → routes: the routing part of SPEC §3.2 (hostnames, matches,
-// weighted backends, filters, direct responses) and its policy. Policy fields that are not
-// enforced yet (cors) are reported as warnings and ignored. Any invalid policy value is an error
-// that keeps the route (in spec.policy) or the rule (in a rule's policy) out: an invalid auth
-// or rateLimit because serving without them would expose the service, and the others (timeouts,
-// cache, retries, circuitBreaker, healthCheck, loadBalancer, hashOn, fallback, ipAllow, ...)
-// alike, because serving with settings other than the ones written (a cache keyed differently,
-// retried POSTs, no breaker) would surprise more than a route that is reported and not served.
+// weighted backends, filters, direct responses) and its policy. Any invalid policy value is an
+// error that keeps the route (in spec.policy) or the rule (in a rule's policy) out: an invalid
+// auth or rateLimit because serving without them would expose the service, and the others
+// (timeouts, cache, cors, retries, circuitBreaker, healthCheck, loadBalancer, hashOn, fallback,
+// ipAllow, ...) alike, because serving with settings other than the ones written (a cache keyed
+// differently, retried POSTs, no breaker) would surprise more than a route that is reported and
+// not served.
 #include <set>
 
 #include "controller/translator/cache_reader.h"
+#include "controller/translator/cors_reader.h"
 #include "controller/translator/field_reader.h"
 #include "controller/translator/rate_limit_reader.h"
 #include "controller/translator/resilience_reader.h"
@@ -30,9 +31,10 @@ struct PolicyFields {
   // Likewise a rule's rateLimit; rate_limit_path is where it was written, for diagnostics.
   std::optional<config::RateLimitPolicy> rate_limit;
   std::string rate_limit_path;
-  // Inside cache, retries, circuitBreaker and healthCheck a rule's fields override the route's
-  // one by one (as within timeouts); unset: the feature is off.
+  // Inside cache, cors, retries, circuitBreaker and healthCheck a rule's fields override the
+  // route's one by one (as within timeouts); unset: the feature is off.
   std::optional<config::CachePolicy> cache;
+  std::optional<config::CorsPolicy> cors;
   std::optional<config::RetryPolicy> retries;
   std::optional<config::CircuitBreaker> circuit_breaker;
   std::optional<config::HealthCheck> health_check;
@@ -300,9 +302,6 @@ PolicyFields readPolicy(TranslationContext& ctx, FieldReader& r, const nlohmann:
     base.rate_limit_path = FieldReader::join(path, "rateLimit");
     base.rate_limit = readRateLimitPolicy(r, *rate_limit, base.rate_limit_path, rate_limit_scope);
   }
-  if (policy->contains("cors")) {
-    r.warning(FieldReader::join(path, "cors"), "is not supported by this version yet; ignored");
-  }
   static const std::set<std::string> kKnown = {"auth",
                                                "rateLimit",
                                                "cache",
@@ -331,6 +330,10 @@ PolicyFields readPolicy(TranslationContext& ctx, FieldReader& r, const nlohmann:
   if (const auto* c = r.object(*policy, path, "cache")) {
     base.cache = readCachePolicy(r, *c, FieldReader::join(path, "cache"),
                                  base.cache.value_or(config::CachePolicy{}));
+  }
+  if (const auto* c = r.object(*policy, path, "cors")) {
+    base.cors = readCorsPolicy(r, *c, FieldReader::join(path, "cors"),
+                               base.cors.value_or(config::CorsPolicy{}));
   }
   if (const auto* rt = r.object(*policy, path, "retries")) {
     base.retries = readRetryPolicy(r, *rt, FieldReader::join(path, "retries"),
@@ -816,6 +819,7 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     route.auth = policy.auth;
     route.rate_limit = policy.rate_limit;
     route.cache = policy.cache;
+    route.cors = policy.cors;
     route.retries = policy.retries;
     route.circuit_breaker = policy.circuit_breaker;
     route.health_check = policy.health_check;

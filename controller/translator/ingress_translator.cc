@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 
+#include "controller/translator/cors_reader.h"
 #include "controller/translator/field_reader.h"
+#include "controller/translator/rate_limit_reader.h"
 #include "controller/translator/translation_context.h"
 #include "controller/translator/validation.h"
 #include "src/common/units.h"
@@ -26,6 +29,9 @@ struct IngressAnnotations {
   std::optional<uint32_t> read_ms;
   std::optional<uint64_t> body_limit;
   std::vector<std::string> allow_cidrs;
+  std::vector<std::string> deny_cidrs;
+  std::optional<config::RateLimitPolicy> rate_limit;
+  std::optional<config::CorsPolicy> cors;
   bool ok = true;  // false: an annotation is unusable and the Ingress must not be served
 };
 
@@ -35,11 +41,195 @@ bool parseBool(const std::string& v, bool& out) {
   return false;
 }
 
-IngressAnnotations readAnnotations(FieldReader& r, const nlohmann::json& annotations) {
+// ingress-nginx keys that Atrium does not implement, with what to use instead. Any other
+// nginx.ingress.kubernetes.io/ key gets the same warning without a hint; docs/
+// migration-from-ingress-nginx.md lists them all.
+struct UnsupportedKey {
+  const char* key;
+  const char* instead;
+};
+constexpr UnsupportedKey kUnsupported[] = {
+    {"force-ssl-redirect",
+     "hosts without spec.tls are not redirected; list the host in spec.tls, or use an APIRoute "
+     "with spec.tls.redirectHTTP"},
+    {"proxy-send-timeout", "use proxy-read-timeout, or an APIRoute's policy.timeouts"},
+    {"limit-connections", "there is no per-client connection limit; use limit-rps or limit-rpm"},
+    {"limit-whitelist", "every client is rate limited"},
+    {"upstream-hash-by", "use an APIRoute with policy.loadBalancer: ConsistentHash"},
+    {"affinity", "use an APIRoute with policy.loadBalancer: ConsistentHash and policy.hashOn"},
+    {"proxy-next-upstream", "use an APIRoute's policy.retries"},
+    {"proxy-next-upstream-tries", "use an APIRoute's policy.retries"},
+    {"permanent-redirect", "use an APIRoute with a redirect filter"},
+    {"temporal-redirect", "use an APIRoute with a redirect filter"},
+    {"app-root", "use an APIRoute with a redirect filter on the path /"},
+    {"upstream-vhost",
+     "the Host header is passed unchanged; use an APIRoute requestHeaders filter"},
+    {"ssl-passthrough", "TLS is always terminated by Atrium"},
+    {"custom-http-errors", "Atrium answers its own errors as JSON"},
+    {"default-backend", "use spec.defaultBackend"},
+};
+
+// "a, b,c" → {"a", "b", "c"} (empty items dropped).
+std::vector<std::string> splitList(const std::string& v) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= v.size()) {
+    size_t comma = v.find(',', start);
+    std::string item =
+        v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(std::move(item));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+bool isToken(const std::string& s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (!std::isalnum(c) && std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) ==
+                                std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A whole number in [min, max]; nullopt otherwise.
+std::optional<uint64_t> parseCount(const std::string& v, uint64_t min, uint64_t max) {
+  if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  const uint64_t n = std::stoull(v);
+  if (n < min || n > max) return std::nullopt;
+  return n;
+}
+
+// The enable-cors family, as ingress-nginx reads it (its defaults where a key is absent).
+struct CorsAnnotations {
+  std::optional<bool> enable;
+  std::string enable_field;
+  std::map<std::string, std::pair<std::string, std::string>> values;  // key → field, value
+};
+
+std::optional<config::CorsPolicy> readCors(FieldReader& r, const CorsAnnotations& c, bool& ok) {
+  if (!c.enable.value_or(false)) {
+    for (const auto& [key, fv] : c.values) {
+      r.warning(fv.first, "ignored: enable-cors is not \"true\"");
+    }
+    return std::nullopt;
+  }
+  auto value = [&](const char* key, const char* fallback) -> std::pair<std::string, std::string> {
+    auto it = c.values.find(key);
+    if (it == c.values.end()) return {c.enable_field, fallback};
+    return it->second;
+  };
+  config::CorsPolicy cors;
+  bool valid = true;
+  auto bad = [&](const std::string& field, const std::string& message) {
+    r.error(field, message);
+    valid = false;
+  };
+  {
+    auto [field, v] = value("cors-allow-origin", "*");
+    const auto origins = splitList(v);
+    if (origins.empty()) bad(field, "must list at least one origin");
+    for (const auto& origin : origins) {
+      std::string problem;
+      if (auto normal = normalizeCorsOrigin(origin, problem)) {
+        cors.allow_origins.push_back(*normal);
+      } else {
+        bad(field, "origin \"" + origin + "\": " + problem);
+      }
+    }
+  }
+  {
+    auto [field, v] = value("cors-allow-methods", "GET, PUT, POST, DELETE, PATCH, OPTIONS");
+    for (auto& m : splitList(v)) {
+      for (auto& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      if (!isToken(m)) bad(field, "invalid method \"" + m + "\"");
+      cors.allow_methods.push_back(m);
+    }
+  }
+  {
+    auto [field, v] = value("cors-allow-headers",
+                            "DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,"
+                            "Cache-Control,Content-Type,Range,Authorization");
+    for (auto& h : splitList(v)) {
+      h = lower(h);
+      if (!isToken(h)) bad(field, "invalid header name \"" + h + "\"");
+      cors.allow_headers.push_back(h);
+    }
+  }
+  {
+    auto [field, v] = value("cors-expose-headers", "");
+    for (auto& h : splitList(v)) {
+      h = lower(h);
+      if (!isToken(h)) bad(field, "invalid header name \"" + h + "\"");
+      cors.expose_headers.push_back(h);
+    }
+  }
+  {
+    auto [field, v] = value("cors-allow-credentials", "true");
+    if (!parseBool(v, cors.allow_credentials)) bad(field, "must be \"true\" or \"false\"");
+  }
+  {
+    auto [field, v] = value("cors-max-age", "1728000");
+    auto n = parseCount(v, 0, std::numeric_limits<uint32_t>::max());
+    if (!n) {
+      bad(field, "must be a number of seconds");
+    } else {
+      // ingress-nginx's default is 20 days; browsers keep a preflight a day at most (Chrome
+      // two hours), and so does Atrium. Only a value written above that is reported.
+      cors.max_age_s = static_cast<uint32_t>(std::min<uint64_t>(*n, kMaxCorsMaxAge));
+      if (*n > static_cast<uint64_t>(kMaxCorsMaxAge) && c.values.count("cors-max-age")) {
+        r.warning(field, "capped at " + std::to_string(kMaxCorsMaxAge) +
+                             " seconds (browsers keep a preflight a day at most)");
+      }
+    }
+  }
+  if (!valid) {
+    ok = false;
+    return std::nullopt;
+  }
+  // Sets, in the data plane's normal form: sorted, without duplicates.
+  for (auto* list : {&cors.allow_origins, &cors.allow_methods, &cors.allow_headers,
+                     &cors.expose_headers}) {
+    std::sort(list->begin(), list->end());
+    list->erase(std::unique(list->begin(), list->end()), list->end());
+  }
+  // ingress-nginx answers "*" with credentials by echoing the request's origin, which lets
+  // every site read credentialed responses. Browsers refuse "*" with credentials, and Atrium
+  // never echoes an origin that was not listed: credentials stay off unless origins are listed.
+  if (cors.allow_credentials &&
+      std::find(cors.allow_origins.begin(), cors.allow_origins.end(), "*") !=
+          cors.allow_origins.end()) {
+    cors.allow_credentials = false;
+    r.warning(value("cors-allow-origin", "*").first,
+              "credentials are not allowed for the origin \"*\" (ingress-nginx would echo any "
+              "origin and let every site read credentialed responses); list the origins in "
+              "cors-allow-origin to allow credentials, or set cors-allow-credentials: \"false\"");
+  }
+  return cors;
+}
+
+IngressAnnotations readAnnotations(FieldReader& r, const nlohmann::json& annotations,
+                                   const std::string& scope) {
   IngressAnnotations a;
   if (!annotations.is_object()) return a;
+  std::optional<uint64_t> rps, rpm;
+  uint64_t multiplier = 5;  // ingress-nginx's default limit-burst-multiplier
+  CorsAnnotations cors;
   for (const auto& [full_key, value] : annotations.items()) {
     std::string key;
+    const bool nginx = full_key.rfind(kNginxPrefix, 0) == 0;
     if (full_key.rfind(kAtriumPrefix, 0) == 0) {
       key = full_key.substr(std::char_traits<char>::length(kAtriumPrefix));
     } else if (full_key.rfind(kNginxPrefix, 0) == 0) {
@@ -102,32 +292,92 @@ IngressAnnotations readAnnotations(FieldReader& r, const nlohmann::json& annotat
         // ingress-nginx: 0 disables the limit.
         a.body_limit = *size == 0 ? std::numeric_limits<uint64_t>::max() : *size;
       }
-    } else if (key == "whitelist-source-range") {
-      size_t start = 0;
-      while (start <= v.size()) {
-        size_t comma = v.find(',', start);
-        std::string cidr =
-            v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        cidr.erase(0, cidr.find_first_not_of(' '));
-        cidr.erase(cidr.find_last_not_of(' ') + 1);
-        if (!cidr.empty()) {
-          if (!isCidr(cidr)) {
-            r.error(field, "invalid CIDR \"" + cidr + "\"");
-            a.ok = false;
-          }
-          a.allow_cidrs.push_back(cidr);
+    } else if (key == "whitelist-source-range" || key == "denylist-source-range") {
+      for (const auto& cidr : splitList(v)) {
+        if (!isCidr(cidr)) {
+          r.error(field, "invalid CIDR \"" + cidr + "\"");
+          a.ok = false;
         }
-        if (comma == std::string::npos) break;
-        start = comma + 1;
+        (key == "whitelist-source-range" ? a.allow_cidrs : a.deny_cidrs).push_back(cidr);
       }
+    } else if (key == "limit-rps" || key == "limit-rpm") {
+      // ingress-nginx: 0 means no limit.
+      auto n = parseCount(v, 0, kMaxRateLimitCount);
+      if (!n) {
+        r.error(field, "must be a whole number of requests, at most " +
+                           std::to_string(kMaxRateLimitCount));
+        a.ok = false;
+      } else {
+        (key == "limit-rps" ? rps : rpm) = *n;
+      }
+    } else if (key == "limit-burst-multiplier") {
+      auto n = parseCount(v, 1, 1000);
+      if (!n) {
+        r.error(field, "must be a whole number between 1 and 1000");
+        a.ok = false;
+      } else {
+        multiplier = *n;
+      }
+    } else if (key == "enable-cors") {
+      bool on = false;
+      if (!parseBool(v, on)) {
+        r.error(field, "must be \"true\" or \"false\"");
+        a.ok = false;
+      }
+      cors.enable = on;
+      cors.enable_field = field;
+    } else if (key == "cors-allow-origin" || key == "cors-allow-methods" ||
+               key == "cors-allow-headers" || key == "cors-expose-headers" ||
+               key == "cors-allow-credentials" || key == "cors-max-age") {
+      cors.values[key] = {field, v};
     } else if (key == "policy") {
       // Serving the Ingress without the policy it asks for could expose it unauthenticated.
       r.error(field, "APIRoute policies on Ingresses are not supported by this version yet");
       a.ok = false;
-    } else {
+    } else if (key.size() > 8 && key.compare(key.size() - 8, 8, "-snippet") == 0) {
+      // Snippets are nginx configuration pasted into the proxy: whoever may write an Ingress
+      // could run anything (ingress-nginx disables them by default for that reason). The rest
+      // of the Ingress is served, as ingress-nginx does with snippets disabled.
+      r.warning(field, "snippets are refused for security: Atrium never executes configuration "
+                       "from annotations; the Ingress is served without it");
+    } else if (key.rfind("auth-", 0) == 0) {
+      // Serving the Ingress without the authentication it asks for would expose it.
+      r.error(field, "authentication annotations are not supported by Atrium; the Ingress is not "
+                     "served rather than served unauthenticated (use an APIRoute with "
+                     "policy.auth)");
+      a.ok = false;
+    } else if (key == "canary") {
+      bool on = false;
+      if (!parseBool(v, on)) {
+        r.error(field, "must be \"true\" or \"false\"");
+        a.ok = false;
+      } else if (on) {
+        // Served as a plain Ingress, an older canary would take all of the main one's traffic.
+        r.error(field, "canary Ingresses are not supported by Atrium; this Ingress is not served "
+                       "(use an APIRoute with weighted backends or header matches)");
+        a.ok = false;
+      }
+    } else if (!nginx) {
       r.warning(field, "unknown annotation, ignored");
+    } else {
+      std::string message = "is not supported by Atrium and is ignored (never executed)";
+      for (const auto& u : kUnsupported) {
+        if (key == u.key) message += std::string("; ") + u.instead;
+      }
+      r.warning(field, message);
     }
   }
+  // limit-rps and limit-rpm: per client IP, both apply when both are set; ingress-nginx lets
+  // rate × multiplier requests through at once (nginx's burst), so the bucket holds that many.
+  // The buckets are named after the Ingress ("Ingress ns/name"), apart from an APIRoute ns/name.
+  for (const auto& [n, period] :
+       {std::pair{rps, uint64_t{1000}}, std::pair{rpm, uint64_t{60'000}}}) {
+    if (!n || *n == 0) continue;
+    if (!a.rate_limit) a.rate_limit = config::RateLimitPolicy{{}, false, scope};
+    a.rate_limit->limits.push_back(
+        {*n, period, *n * (multiplier - 1), config::RateLimitKey::ClientIP, ""});
+  }
+  if (cors.enable || !cors.values.empty()) a.cors = readCors(r, cors, a.ok);
   return a;
 }
 
@@ -222,6 +472,9 @@ config::Route baseRoute(IngressContext& ic) {
   if (a.read_ms) route.timeouts.request_ms = route.timeouts.idle_ms = *a.read_ms;
   if (a.body_limit) route.max_request_body_bytes = *a.body_limit;
   route.ip_allow = a.allow_cidrs;
+  route.ip_deny = a.deny_cidrs;
+  route.rate_limit = a.rate_limit;
+  route.cors = a.cors;
   return route;
 }
 
@@ -315,7 +568,7 @@ void translateIngress(TranslationContext& ctx, const KubeObject& object) {
     return;
   }
   IngressContext ic{ctx, r, object,
-                    readAnnotations(r, jsonAt(metadata, "annotations"))};
+                    readAnnotations(r, jsonAt(metadata, "annotations"), object.displayName())};
   if (!ic.annotations.ok) return;
 
   std::vector<std::pair<std::string, config::Route>> produced;  // host, route

@@ -142,6 +142,19 @@ struct CachePolicy {
   bool operator==(const CachePolicy&) const = default;
 };
 
+// policy.cors (SPEC §3.2): the gateway answers preflights itself and adds the CORS headers.
+struct CorsPolicy {
+  // Exact origins ("https://app.example.com"), one-label-or-more wildcards
+  // ("https://*.example.com"), or "*" (any origin; never echoed with credentials).
+  std::vector<std::string> allow_origins;
+  std::vector<std::string> allow_methods;  // upper-case; empty: GET, HEAD, POST
+  std::vector<std::string> allow_headers;  // lower-case; empty: what the preflight asks for
+  std::vector<std::string> expose_headers;
+  bool allow_credentials = false;
+  uint32_t max_age_s = 0;  // 0: no Access-Control-Max-Age
+  bool operator==(const CorsPolicy&) const = default;
+};
+
 enum class RetryOn : uint8_t { ConnectFailure, Reset, Status502, Status503, Status504 };
 
 struct RetryPolicy {
@@ -265,6 +278,7 @@ struct Route {
   // Answered when no backend can serve (no ready endpoint, circuit open, retries exhausted)
   // and no stale cache entry stands in.
   std::optional<DirectResponse> fallback;
+  std::optional<CorsPolicy> cors;
   bool operator==(const Route&) const = default;
 };
 

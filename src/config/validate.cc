@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <set>
+#include <string_view>
 
 #include "src/config/snapshot.h"
 
@@ -79,6 +81,70 @@ void checkCache(const CachePolicy& c, const std::string& where,
   for (const auto& p : c.key_query_params) {
     if (p.empty()) problems.push_back(where + ": cache key query parameter without a name");
   }
+}
+
+// What the data plane echoes into Access-Control-* headers and compares origins against: the
+// translator's normal form (cors_reader.h), so a hand-written snapshot cannot smuggle a CR/LF
+// into a response header or hold an entry that could never match.
+bool isToken(const std::string& s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (c <= 0x20 || c >= 0x7f ||
+        std::string_view("\"(),/:;<=>?@[\\]{}").find(static_cast<char>(c)) !=
+            std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool isCorsOrigin(const std::string& o) {
+  if (o == "*") return true;
+  const size_t sep = o.find("://");
+  if (sep == std::string::npos) return false;
+  const std::string scheme = o.substr(0, sep);
+  if (scheme != "http" && scheme != "https") return false;
+  const std::string rest = o.substr(sep + 3);
+  if (rest.empty() || hasUpper(rest)) return false;
+  for (char c : rest) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':' ||
+          c == '[' || c == ']' || c == '*')) {
+      return false;
+    }
+  }
+  // A wildcard only as the whole first label.
+  const size_t star = rest.find('*');
+  return star == std::string::npos ||
+         (rest.rfind("*.", 0) == 0 && rest.find('*', 1) == std::string::npos);
+}
+
+void checkCors(const CorsPolicy& c, const std::string& where, std::vector<std::string>& problems) {
+  for (const auto& o : c.allow_origins) {
+    if (!isCorsOrigin(o)) problems.push_back(where + ": cors origin '" + o + "' is malformed");
+  }
+  for (const auto& m : c.allow_methods) {
+    if (m != "*" && (!isToken(m) || hasLower(m))) {
+      problems.push_back(where + ": cors method '" + m + "' is not an upper-case method");
+    }
+  }
+  for (const auto* list : {&c.allow_headers, &c.expose_headers}) {
+    for (const auto& h : *list) {
+      if (!isToken(h) || hasUpper(h)) {
+        problems.push_back(where + ": cors header '" + h + "' is not a lower-case name");
+      }
+    }
+  }
+  if (!sortedUnique(c.allow_origins) || !sortedUnique(c.allow_methods) ||
+      !sortedUnique(c.allow_headers) || !sortedUnique(c.expose_headers)) {
+    problems.push_back(where + ": cors lists must be sorted without duplicates");
+  }
+  // Browsers refuse credentials for a wildcard origin; echoing every origin instead would let
+  // any site read the API with its users' cookies.
+  if (c.allow_credentials &&
+      std::find(c.allow_origins.begin(), c.allow_origins.end(), "*") != c.allow_origins.end()) {
+    problems.push_back(where + ": cors allows credentials for any origin");
+  }
+  if (c.max_age_s > 86400) problems.push_back(where + ": cors max age above 86400 s");
 }
 
 void checkResilience(const Route& r, const std::string& where, std::vector<std::string>& problems) {
@@ -224,6 +290,7 @@ std::vector<std::string> validate(const ConfigSnapshot& snapshot) {
         }
       }
       if (r.cache) checkCache(*r.cache, where, problems);
+      if (r.cors) checkCors(*r.cors, where, problems);
       checkResilience(r, where, problems);
     }
   }

@@ -37,6 +37,7 @@ CRD_DIR = REPO / "crds"
 TRANSLATOR_FILES = [REPO / "controller" / "translator" / name
                     for name in ("apiroute_translator.cc", "rate_limit_reader.h",
                                  "rate_limit_reader.cc", "cache_reader.h", "cache_reader.cc",
+                                 "cors_reader.h", "cors_reader.cc",
                                  "resilience_reader.h", "resilience_reader.cc",
                                  "unit_reader.cc", "validation.cc")]
 
@@ -1210,7 +1211,8 @@ TRANSLATOR_FIELDS: dict[str, list[tuple[str, str]]] = {
     "tls": [("spec.tls", "object"), (f"{B}.tls", "object")],
     "redirectHTTP": [("spec.tls.redirectHTTP", "boolean")],
     "hsts": [("spec.tls.hsts", "object")],
-    "maxAge": [("spec.tls.hsts.maxAge", "integer")],
+    "maxAge": [("spec.tls.hsts.maxAge", "integer")] + [(f"{p}.cors.maxAge", "integer")
+                                                       for p in POL],
     "includeSubDomains": [("spec.tls.hsts.includeSubDomains", "boolean")],
     "preload": [("spec.tls.hsts.preload", "boolean")],
     "clientValidation": [("spec.tls.clientValidation", "object")],
@@ -1325,6 +1327,11 @@ TRANSLATOR_FIELDS: dict[str, list[tuple[str, str]]] = {
     "hashOn": [(f"{p}.hashOn", "string") for p in POL],
     "fallback": [(f"{p}.fallback", "object") for p in POL],
     "cors": [(f"{p}.cors", "object") for p in POL],
+    "allowOrigins": [(f"{p}.cors.allowOrigins", "array") for p in POL],
+    "allowMethods": [(f"{p}.cors.allowMethods", "array") for p in POL],
+    "allowHeaders": [(f"{p}.cors.allowHeaders", "array") for p in POL],
+    "exposeHeaders": [(f"{p}.cors.exposeHeaders", "array") for p in POL],
+    "allowCredentials": [(f"{p}.cors.allowCredentials", "boolean") for p in POL],
 }
 # Lower-case literals in the translator that are values, not field names.
 TRANSLATOR_VALUES = {"http", "https",  # redirect schemes
