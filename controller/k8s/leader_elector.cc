@@ -200,22 +200,41 @@ void LeaderElector::release(std::function<void()> done) {
   }
   // Stop writing status before the Lease is given up, never after.
   setLeading(false);
-  nlohmann::json lease = held_;
+  writeRelease(held_, true, std::move(done));
+}
+
+void LeaderElector::writeRelease(nlohmann::json lease, bool retry, std::function<void()> done) {
   auto& spec = lease["spec"];
   spec["holderIdentity"] = "";
   spec["leaseDurationSeconds"] = 1;
   spec["renewTime"] = microTimeNow();
-  request_ = client_.write(ApiClient::Write::Replace, path(false), lease,
-                           [this, done = std::move(done)](ApiResponse response) {
-                             request_.reset();
-                             if (response.ok()) {
-                               spdlog::info("leader election: released the Lease");
-                             } else {
-                               spdlog::warn("leader election: releasing the Lease failed: {}",
-                                            response.describe());
-                             }
-                             done();
-                           });
+  request_ = client_.write(
+      ApiClient::Write::Replace, path(false), lease,
+      [this, retry, done = std::move(done)](ApiResponse response) mutable {
+        request_.reset();
+        if (response.ok()) {
+          spdlog::info("leader election: released the Lease");
+          return done();
+        }
+        if (response.status == 409 && retry) {
+          // A renewal cancelled by release() may still have reached the API server first and
+          // changed the Lease's resourceVersion: release the current version if it is ours.
+          request_ = client_.get(path(false), [this, done = std::move(done)](ApiResponse current) mutable {
+            request_.reset();
+            const bool ours = current.ok() && current.body.is_object() &&
+                              current.body.contains("spec") && current.body["spec"].is_object() &&
+                              current.body["spec"].value("holderIdentity", "") == options_.identity;
+            if (ours) return writeRelease(current.body, false, std::move(done));
+            spdlog::warn("leader election: releasing the Lease failed: {}", current.ok()
+                             ? std::string("another replica holds it now")
+                             : current.describe());
+            done();
+          });
+          return;
+        }
+        spdlog::warn("leader election: releasing the Lease failed: {}", response.describe());
+        done();
+      });
 }
 
 std::string defaultLeaderIdentity() {

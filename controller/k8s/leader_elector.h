@@ -48,6 +48,9 @@ class LeaderElector {
   const Options& options() const { return options_; }
 
  private:
+  // Writes `lease` back without a holder. On a 409 with `retry`, reads the Lease again and, if
+  // it still names this replica, releases that version once more.
+  void writeRelease(nlohmann::json lease, bool retry, std::function<void()> done);
   class Timer;
   void tick();
   void onRead(unsigned status, const nlohmann::json& lease);
