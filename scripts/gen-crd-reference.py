@@ -47,8 +47,6 @@ POLICY_PATHS = ("spec.policy", "spec.rules[].policy")
 
 NOT_IMPLEMENTED = {
     "APIRoute": {
-        "spec.rules[].aggregate": ("a rule with `aggregate` is left out, with an error from "
-                                   "`atrium check`, in the log and in the `Accepted` condition"),
     },
     "APIConsumer": {
         "status": "Atrium does not write it yet",
@@ -62,6 +60,10 @@ ATRIUM_DEFAULTS = {
     "APIRoute": {
         "spec.hostnames": "every host",
         "spec.tls.redirectHTTP": "`false`",
+        "spec.rules[].aggregate.calls[].method": "`GET`",
+        "spec.rules[].aggregate.timeout": "the rule's `policy.timeouts.request` (60s unless set)",
+        "spec.rules[].aggregate.onError": "`Partial`",
+        "spec.rules[].aggregate.maxCallBodySize": "`1Mi`",
         "spec.tls.hsts.includeSubDomains": "`false`",
         "spec.tls.hsts.preload": "`false`",
         "spec.tls.clientValidation.optional": "`false`",
@@ -412,6 +414,7 @@ EXAMPLES = {
         "spec.rules[].aggregate.calls[].method": "GET",
         "spec.rules[].aggregate.timeout": "2s",
         "spec.rules[].aggregate.onError": "Partial",
+        "spec.rules[].aggregate.maxCallBodySize": "256Ki",
         "status.observedGeneration": 3,
         "status.conditions[].type": "Programmed",
         "status.conditions[].status": "True",
@@ -966,7 +969,8 @@ class Reference:
         out += [f"`kubectl get {names['plural']}` shows: {columns}.", ""]
         out += self.intro()
         out += ["## Example", "", "```yaml", FULL_EXAMPLES[self.kind].rstrip(), "```", ""]
-        out += ["## Not implemented yet", ""]
+        if self.not_implemented:
+            out += ["## Not implemented yet", ""]
         groups: dict[str, list[str]] = {}
         for root, text in self.not_implemented.items():
             # Fields inside an object documented as "same fields as X" are listed under X.
@@ -978,7 +982,9 @@ class Reference:
             if any(r.startswith(original + ".") for r in self.not_implemented):
                 out.append(f"- The same fields in {self.link(copy)}, which has the fields of "
                            f"{code(original)}.")
-        out += ["", "## Fields", "",
+        if self.not_implemented:
+            out.append("")
+        out += ["## Fields", "",
                 "Each section lists the fields of one object. **Default** says who fills in a "
                 "missing field: the API server (the schema's default, stored in the object) or "
                 "Atrium (when it builds its configuration; the object keeps the field unset). "

@@ -8,6 +8,8 @@
 // not served.
 #include <set>
 
+#include "controller/translator/aggregate_reader.h"
+#include "controller/translator/backend_ref_reader.h"
 #include "controller/translator/cache_reader.h"
 #include "controller/translator/cors_reader.h"
 #include "controller/translator/field_reader.h"
@@ -648,51 +650,17 @@ bool readBackends(TranslationContext& ctx, FieldReader& r, const KubeObject& obj
       r.error(FieldReader::join(bpath, "weight"), "must be between 0 and 1000000");
       continue;
     }
-    const auto* service = r.object(b, bpath, "service");
-    auto url = r.string(b, bpath, "url");
-    if ((service != nullptr) == url.has_value()) {
-      r.error(bpath, "exactly one of service or url is required");
-      continue;
-    }
     bool tls_failed = false;
     auto tls = readUpstreamTls(ctx, r, object, b, bpath, tls_failed);
     if (tls_failed) continue;
-    if (tls && url && url->rfind("https://", 0) != 0) {
+    if (tls && b.contains("url") && b["url"].is_string() &&
+        b["url"].get<std::string>().rfind("https://", 0) != 0) {
       r.error(FieldReader::join(bpath, "tls"), "needs an https:// url");
       continue;
     }
-    config::WeightedBackend backend;
-    if (url) {
-      backend = ctx.resolveUrl(*url, static_cast<uint32_t>(weight), tls);
-      if (backend.cluster.empty()) {
-        r.error(FieldReader::join(bpath, "url"), backend.unresolved_reason);
-        continue;
-      }
-    } else {
-      const std::string spath = FieldReader::join(bpath, "service");
-      auto name = r.string(*service, spath, "name");
-      if (!name || name->empty()) {
-        r.error(FieldReader::join(spath, "name"), "is required");
-        continue;
-      }
-      ServicePortRef ref;
-      const auto port = service->value("port", nlohmann::json());
-      if (port.is_number_integer() && port.get<int64_t>() >= 1 && port.get<int64_t>() <= 65535) {
-        ref.port = port.get<int64_t>();
-      } else if (port.is_string() && !port.get<std::string>().empty()) {
-        ref.port = port.get<std::string>();
-      } else {
-        r.error(FieldReader::join(spath, "port"), "must be a port number (1-65535) or a port name");
-        continue;
-      }
-      backend = ctx.resolveService(object.ns, *name, ref, static_cast<uint32_t>(weight),
-                                   tls.value_or(UpstreamTls{}));
-      if (backend.cluster.empty()) {
-        r.warning(spath, backend.unresolved_reason + " (requests answer 500)");
-        ctx.noteUnresolved(object, spath, backend.unresolved_reason);
-      }
-    }
-    route.backends.push_back(std::move(backend));
+    auto backend = readBackendRef(ctx, r, object, b, bpath, static_cast<uint32_t>(weight), tls);
+    if (!backend) continue;
+    route.backends.push_back(std::move(*backend));
   }
   return r.errorCount() == errors_before;
 }
@@ -787,8 +755,8 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     if (const auto* dr = r.object(rule, path, "directResponse")) {
       route.direct_response = readDirectResponse(r, *dr, FieldReader::join(path, "directResponse"));
     }
-    if (rule.contains("aggregate")) {
-      r.error(FieldReader::join(path, "aggregate"), "is not supported by this version yet");
+    if (const auto* agg = r.object(rule, path, "aggregate")) {
+      route.aggregate = readAggregate(ctx, r, object, *agg, FieldReader::join(path, "aggregate"));
     }
     const int actions = (route.backends.empty() ? 0 : 1) + (route.direct_response ? 1 : 0) +
                         (route.redirect ? 1 : 0) + (rule.contains("aggregate") ? 1 : 0);

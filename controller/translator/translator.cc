@@ -98,6 +98,9 @@ TranslationResult translate(const ObjectStore& objects, const TranslatorOptions&
   for (const auto& vh : result.snapshot.virtual_hosts) {
     for (const auto& r : vh.routes) {
       for (const auto& b : r.backends) used.insert(b.cluster);
+      if (r.aggregate) {
+        for (const auto& call : r.aggregate->calls) used.insert(call.cluster);
+      }
     }
   }
   for (auto& cluster : ctx.backends.takeClusters()) {

@@ -141,6 +141,19 @@ void applyHeaderModifier(Fields& fields, const config::HeaderModifier& mod) {
   for (const auto& name : mod.remove) fields.erase(name);
 }
 
+std::string modifierHeaderLines(const config::HeaderModifier& mod) {
+  std::string lines;
+  for (const auto* list : {&mod.set, &mod.add}) {
+    for (const auto& [name, value] : *list) {
+      lines += name;
+      lines += ": ";
+      lines += value;
+      lines += "\r\n";
+    }
+  }
+  return lines;
+}
+
 template <class Fields>
 bool takeExpectContinue(Fields& fields) {
   auto it = fields.find(bhttp::field::expect);

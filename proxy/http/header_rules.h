@@ -51,6 +51,11 @@ void prepareDownstreamResponse(Fields& fields, std::string_view request_id);
 template <class Fields>
 void applyHeaderModifier(Fields& fields, const config::HeaderModifier& mod);
 
+// A response the gateway makes itself (an aggregate bundle) gets the route's responseHeaders
+// `set` and `add` entries as complete header lines, each ending in CRLF; names and values were
+// validated when loaded.
+std::string modifierHeaderLines(const config::HeaderModifier& mod);
+
 // Removes "Expect: 100-continue" and says whether it was there.
 template <class Fields>
 bool takeExpectContinue(Fields& fields);

@@ -96,6 +96,18 @@ std::shared_ptr<const ProxyConfig> ProxyConfig::build(
     if (route->rate_limit && !route->rate_limit->limits.empty()) {
       rt.rate_limit = ratelimit::compileRateLimit(*route->rate_limit);
     }
+    if (route->aggregate) {
+      for (const auto& call : route->aggregate->calls) {
+        auto it = cfg->clusters_.find(call.cluster);
+        rt.call_clusters.push_back(it == cfg->clusters_.end() ? nullptr : it->second.get());
+        auto& parts = rt.call_templates.emplace_back();
+        if (auto problem = config::parseCallTemplate(call.path, parts); problem && errors) {
+          // validate() refused it already; a call without a template fails per request.
+          errors->push_back("route " + route->name + ": call " + call.name + ": path " + *problem);
+          parts.clear();
+        }
+      }
+    }
     rt.ip_allow = filters::IpFilter(route->ip_allow);
     rt.ip_deny = filters::IpFilter(route->ip_deny);
     cfg->routes_.push_back(std::move(rt));

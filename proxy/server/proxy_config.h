@@ -18,6 +18,7 @@
 #include "proxy/upstream/load_balancer.h"
 #include "proxy/upstream/cluster.h"
 #include "proxy/upstream/retry_budget.h"
+#include "src/config/call_template.h"
 #include "src/config/snapshot.h"
 
 namespace re2 {
@@ -48,6 +49,10 @@ struct RouteRuntime {
   // cluster's endpoint health (null for an unresolved backend).
   std::vector<std::shared_ptr<const upstream::LoadBalancer>> balancers;
   std::vector<std::shared_ptr<ClusterHealth>> health;
+  // With `aggregate`, parallel to its calls: the cluster (nullptr when unresolved) and the
+  // parsed target template.
+  std::vector<const upstream::Cluster*> call_clusters;
+  std::vector<std::vector<config::TemplatePart>> call_templates;
 
   // Weighted choice of a backend index; `roll` is a random number. Returns -1 when every
   // weight is zero.

@@ -4,12 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 #include <span>
 
+#include "proxy/filters/cors.h"
 #include "proxy/http/error_reply.h"
 #include "proxy/http/header_rules.h"
 #include "proxy/http/request_id.h"
@@ -17,6 +17,7 @@
 #include "proxy/metering/usage_store.h"
 #include "proxy/ratelimit/rate_limiter.h"
 #include "proxy/server/session_exchange.h"
+#include "proxy/server/upstream_connector.h"
 #include "proxy/server/worker.h"
 #include "proxy/upstream/cluster.h"
 #include "proxy/tls/tls_server.h"
@@ -322,6 +323,16 @@ Task<bool> Session::sendLocal(Exchange& x, int status, std::string_view content_
   head_ += "\r\nX-Request-Id: ";
   head_ += x.request_id;
   if (x.limit.limit >= 0) appendRateLimitHeaders(head_, x.limit);
+  if (!x.cache_result.empty()) {
+    head_ += "\r\nX-Cache: ";
+    head_ += x.cache_result;
+  }
+  for (const auto& [name, value] : x.cors) {
+    head_ += "\r\n";
+    head_ += name;
+    head_ += ": ";
+    head_ += value;
+  }
   if (!extra_headers.empty()) {
     head_ += "\r\n";
     head_.append(extra_headers.data(), extra_headers.size() - 2);  // without its last CRLF
@@ -350,6 +361,70 @@ Task<bool> Session::sendError(Exchange& x, int status, std::string_view code,
   if (!keep_alive) linger_ = true;
   const std::string body = http::errorBody(status, code, message, x.request_id);
   co_return co_await sendLocal(x, status, "application/json", body, keep_alive);
+}
+
+void Session::addGatewayHeaders(http::PmrFields& fields, const Exchange& x,
+                                const config::Route& spec) const {
+  if (x.limit.limit >= 0) {
+    fields.set("RateLimit-Limit", std::to_string(x.limit.limit));
+    fields.set("RateLimit-Remaining", std::to_string(x.limit.remaining));
+    fields.set("RateLimit-Reset", std::to_string(x.limit.reset_s));
+  }
+  if (tls_ && !spec.hsts.empty()) fields.set("Strict-Transport-Security", spec.hsts);
+  if (!spec.cors) return;
+  // The route's CORS policy is the only one: a second Access-Control-Allow-Origin from the
+  // upstream would make browsers refuse the response.
+  for (auto it = fields.begin(); it != fields.end();) {
+    const auto name = it->name_string();
+    if (name.size() > 15 && beast::iequals(name.substr(0, 15), "Access-Control-")) {
+      it = fields.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [name, value] : x.cors) {
+    if (name != "Vary") {
+      fields.set(name, value);
+      continue;
+    }
+    // Origin joins the upstream's Vary (unless that is "*", which already covers it).
+    auto vary = fields.find(bhttp::field::vary);
+    if (vary == fields.end()) {
+      fields.set(bhttp::field::vary, value);
+    } else if (vary->value() != "*") {
+      std::string merged(vary->value());
+      merged += ", ";
+      merged += value;
+      fields.set(bhttp::field::vary, merged);
+    }
+  }
+}
+
+Task<bool> Session::answerPreflight(Exchange& x, const config::Route& spec, bool keep_alive,
+                                    bool& kept) {
+  const auto& req = parser_->get();
+  auto header = [&req](std::string_view name) -> std::optional<std::string_view> {
+    auto it = req.find(name);
+    if (it == req.end()) return std::nullopt;
+    return std::string_view(it->value().data(), it->value().size());
+  };
+  const auto origin = header("Origin");
+  auto pre = filters::preflight(*spec.cors, x.method, origin, header("Access-Control-Request-Method"),
+                                header("Access-Control-Request-Headers"));
+  if (!pre.is_preflight) {
+    x.cors = filters::actualResponseHeaders(*spec.cors, origin);
+    co_return false;
+  }
+  // Answered here, before authentication: browsers send preflights without credentials.
+  x.cors = std::move(pre.headers);
+  if (!keep_alive) linger_ = true;
+  if (pre.allowed) {
+    kept = co_await sendLocal(x, 204, "", "", keep_alive);
+  } else {
+    kept = co_await sendError(x, 403, "forbidden", "CORS preflight refused for this origin, method or headers",
+                              keep_alive);
+  }
+  co_return true;
 }
 
 void Session::finish(Exchange& x) {
@@ -514,6 +589,13 @@ Task<bool> Session::handleRequest() {
     finish(x);
     co_return kept;
   }
+  if (spec.cors) {
+    bool kept = false;
+    if (co_await answerPreflight(x, spec, can_keep_without_body, kept)) {
+      finish(x);
+      co_return kept;
+    }
+  }
   if (spec.client_cert_required && client_subject_.empty()) {
     // Also covers a TLS connection whose SNI named another host than this request's Host.
     bool kept = co_await sendError(x, 403, "client_certificate_required",
@@ -603,7 +685,7 @@ Task<bool> Session::handleRequest() {
   if (spec.cache) {
     kept = co_await serveCached(x, route, failure);
   } else {
-    kept = co_await forward(x, route, failure);
+    kept = co_await fetchUpstream(x, route, failure, nullptr);
   }
   if (failure) kept = co_await answerFailure(x, route, *failure);
   finish(x);
@@ -613,62 +695,13 @@ Task<bool> Session::handleRequest() {
 Task<std::unique_ptr<upstream::UpstreamConnection>> Session::connect(
     const upstream::Cluster& cluster, const upstream::EndpointTarget& target,
     milliseconds timeout, boost::system::error_code& ec) {
-  auto conn = std::make_unique<upstream::UpstreamConnection>(stream_.get_executor());
-  conn->key = target.pool_key;
+  // One deadline for the TCP connect and the TLS handshake together.
   setDeadline(timeout);
-  active_upstream_ = &conn->stream.socket();
-  if (target.is_ip) {
-    std::tie(ec) = co_await conn->stream.socket().async_connect(target.address, kNoThrow);
-  } else {
-    // ExternalName services and URL backends with DNS names resolve per new connection.
-    net::ip::basic_resolver<net::ip::tcp, Executor> resolver(stream_.get_executor());
-    auto [rec, results] =
-        co_await resolver.async_resolve(target.host, std::to_string(target.port), kNoThrow);
-    ec = rec;
-    if (!ec) std::tie(ec, std::ignore) = co_await net::async_connect(conn->stream.socket(), results, kNoThrow);
-  }
+  auto conn = co_await openUpstreamConnection(stream_.get_executor(), cluster, target,
+                                              worker_.selfPorts(), active_upstream_, ec);
   active_upstream_ = nullptr;
   clearDeadline();
   if (timed_out_ && ec) ec = net::error::timed_out;
-  if (ec) co_return nullptr;
-  boost::system::error_code ignored;
-  // A route must never reach this process's admin server (which trusts loopback clients) or
-  // its own listeners (a loop) — whatever an ExternalName, a URL or an endpoint says.
-  if (auto peer = conn->stream.socket().remote_endpoint(ignored); !ignored) {
-    auto address = peer.address();
-    const bool loopback = address.is_loopback() ||
-                          (address.is_v6() && address.to_v6().is_v4_mapped() &&
-                           net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).is_loopback());
-    if (loopback && worker_.selfPorts().contains(peer.port())) {
-      ec = net::error::connection_refused;
-      co_return nullptr;
-    }
-  }
-  conn->stream.socket().set_option(net::ip::tcp::no_delay(true), ignored);
-  if (cluster.tls()) {
-    conn->stream.startTls(*cluster.tlsContext());
-    SSL* ssl = conn->stream.tlsLayer().native_handle();
-    const std::string& name = cluster.tlsServerName().empty() ? target.host : cluster.tlsServerName();
-    if (!target.is_ip || !cluster.tlsServerName().empty()) {
-      SSL_set_tlsext_host_name(ssl, name.c_str());
-    }
-    if (cluster.tlsVerify()) {
-      X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-      if (target.is_ip && cluster.tlsServerName().empty()) {
-        X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
-      } else {
-        X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
-      }
-    }
-    setDeadline(timeout);
-    active_upstream_ = &conn->stream.socket();
-    std::tie(ec) =
-        co_await conn->stream.tlsLayer().async_handshake(net::ssl::stream_base::client, kNoThrow);
-    active_upstream_ = nullptr;
-    clearDeadline();
-    if (timed_out_ && ec) ec = net::error::timed_out;
-    if (ec) co_return nullptr;
-  }
   co_return conn;
 }
 
@@ -683,6 +716,54 @@ Task<bool> Session::answerFailure(Exchange& x, const RouteRuntime& route,
                                  spec.fallback->body, f.keep);
   }
   co_return co_await sendError(x, f.status, f.code, f.message, f.keep);
+}
+
+void Session::prepareUpstreamFields(Exchange& x, const config::Route& spec) {
+  auto& req = parser_->get();
+  http::PmrFields& fields = req;
+  // X-Forwarded-For gets the peer appended: the chain stays verifiable hop by hop.
+  http::prepareUpstreamRequest(fields, x.host, peer_.text,
+                               tls_ ? worker_.tlsPort() : worker_.port(), x.request_id,
+                               tls_ ? "https" : "http");
+  // Only the handshake may assert a client certificate identity.
+  fields.erase("X-Client-Cert-Subject");
+  if (!client_subject_.empty()) fields.set("X-Client-Cert-Subject", client_subject_);
+  if (spec.auth && spec.auth->jwt) {
+    // Claim headers come from the verified token only: a client's copy is always dropped.
+    for (const auto& [claim, header] : spec.auth->jwt_settings.claims_to_headers) {
+      fields.erase(header);
+      auto it = x.jwt_claims.is_object() ? x.jwt_claims.find(claim) : x.jwt_claims.end();
+      if (it == x.jwt_claims.end() || it->is_null() || it->is_object() || it->is_array()) continue;
+      std::string value = it->is_string() ? it->get<std::string>() : it->dump();
+      if (http::isSafeHeaderValue(value)) fields.set(header, value);
+    }
+    if (spec.auth->strip_credentials) fields.erase(bhttp::field::authorization);
+  }
+  if (x.consumer) {
+    // prepareUpstreamRequest removed every client-sent X-Consumer-*: only these remain.
+    fields.set("X-Consumer-Name", x.consumer->name);
+    if (!x.consumer->groups.empty()) {
+      std::string groups;
+      for (const auto& g : x.consumer->groups) {
+        if (!groups.empty()) groups.push_back(',');
+        groups += g;
+      }
+      fields.set("X-Consumer-Groups", groups);
+    }
+    if (spec.auth->strip_credentials) {
+      if (spec.auth->api_key) fields.erase(spec.auth->api_key_header);
+      fields.erase(bhttp::field::authorization);
+    }
+  }
+  if (!spec.rewrite.hostname.empty()) req.set(bhttp::field::host, spec.rewrite.hostname);
+  http::applyHeaderModifier(fields, spec.request_headers);
+}
+
+Task<bool> Session::fetchUpstream(Exchange& x, const RouteRuntime& route,
+                                  std::optional<UpstreamFailure>& failure,
+                                  ResponseCapture* capture) {
+  if (route.route->aggregate) co_return co_await serveAggregate(x, route, failure, capture);
+  co_return co_await forward(x, route, failure, capture);
 }
 
 Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
@@ -724,43 +805,8 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
     target.push_back('?');
     target.append(target_.query);
   }
+  prepareUpstreamFields(x, spec);
   http::PmrFields& fields = req;
-  // X-Forwarded-For gets the peer appended: the chain stays verifiable hop by hop.
-  http::prepareUpstreamRequest(fields, x.host, peer_.text,
-                               tls_ ? worker_.tlsPort() : worker_.port(), x.request_id,
-                               tls_ ? "https" : "http");
-  // Only the handshake may assert a client certificate identity.
-  fields.erase("X-Client-Cert-Subject");
-  if (!client_subject_.empty()) fields.set("X-Client-Cert-Subject", client_subject_);
-  if (spec.auth && spec.auth->jwt) {
-    // Claim headers come from the verified token only: a client's copy is always dropped.
-    for (const auto& [claim, header] : spec.auth->jwt_settings.claims_to_headers) {
-      fields.erase(header);
-      auto it = x.jwt_claims.is_object() ? x.jwt_claims.find(claim) : x.jwt_claims.end();
-      if (it == x.jwt_claims.end() || it->is_null() || it->is_object() || it->is_array()) continue;
-      std::string value = it->is_string() ? it->get<std::string>() : it->dump();
-      if (http::isSafeHeaderValue(value)) fields.set(header, value);
-    }
-    if (spec.auth->strip_credentials) fields.erase(bhttp::field::authorization);
-  }
-  if (x.consumer) {
-    // prepareUpstreamRequest removed every client-sent X-Consumer-*: only these remain.
-    fields.set("X-Consumer-Name", x.consumer->name);
-    if (!x.consumer->groups.empty()) {
-      std::string groups;
-      for (const auto& g : x.consumer->groups) {
-        if (!groups.empty()) groups.push_back(',');
-        groups += g;
-      }
-      fields.set("X-Consumer-Groups", groups);
-    }
-    if (spec.auth->strip_credentials) {
-      if (spec.auth->api_key) fields.erase(spec.auth->api_key_header);
-      fields.erase(bhttp::field::authorization);
-    }
-  }
-  if (!spec.rewrite.hostname.empty()) req.set(bhttp::field::host, spec.rewrite.hostname);
-  http::applyHeaderModifier(fields, spec.request_headers);
   // "Expect: 100-continue" is answered here (as nginx does), so the upstream never waits on it.
   const bool expect_continue = http::takeExpectContinue(fields);
   // Hop-by-hop headers are gone: without a Connection header HTTP/1.1 means keep-alive.
@@ -1090,12 +1136,7 @@ Task<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
   }
   http::applyHeaderModifier(fields, spec.response_headers);
   if (!x.cache_result.empty()) res.set("X-Cache", x.cache_result);
-  if (x.limit.limit >= 0) {
-    res.set("RateLimit-Limit", std::to_string(x.limit.limit));
-    res.set("RateLimit-Remaining", std::to_string(x.limit.remaining));
-    res.set("RateLimit-Reset", std::to_string(x.limit.reset_s));
-  }
-  if (tls_ && !spec.hsts.empty()) res.set("Strict-Transport-Security", spec.hsts);
+  addGatewayHeaders(fields, x, spec);
   if (!client_keep) {
     res.set(bhttp::field::connection, "close");
   } else if (client_http10) {

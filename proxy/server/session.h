@@ -21,6 +21,7 @@
 #include <string>
 
 #include "proxy/http/client_ip.h"
+#include "proxy/http/header_rules.h"
 #include "proxy/http/path_normalizer.h"
 #include "proxy/io_types.h"
 #include "proxy/server/proxy_config.h"
@@ -76,7 +77,7 @@ class Session : public std::enable_shared_from_this<Session> {
   struct UpstreamFailure {
     int status = 502;
     std::string_view code = "bad_gateway";
-    std::string_view message;
+    std::string message;
     bool keep = false;     // the client connection may stay open after the answer
     bool fallback = true;  // the route's fallback may stand in (not for an unresolved backend)
   };
@@ -100,6 +101,18 @@ class Session : public std::enable_shared_from_this<Session> {
   Task<bool> relayResponse(Exchange& x, ResponseParser& rp,
                            std::unique_ptr<upstream::UpstreamConnection>& conn,
                            const RouteRuntime& route, bool client_keep, ResponseCapture* capture);
+  // The request's header fields as an upstream gets them (in place): forwarding headers,
+  // identity headers of the authenticated consumer, credentials stripped, the route's host
+  // rewrite and requestHeaders filter.
+  void prepareUpstreamFields(Exchange& x, const config::Route& spec);
+  // A route with `aggregate` (session_aggregate.cc): the calls run concurrently and the
+  // client gets their answers as one JSON object. With `capture`, a bundle whose calls all
+  // succeeded is also copied for the cache.
+  Task<bool> serveAggregate(Exchange& x, const RouteRuntime& route,
+                            std::optional<UpstreamFailure>& failure, ResponseCapture* capture);
+  // What answers a route with upstreams: its aggregate bundle, or the forwarded request.
+  Task<bool> fetchUpstream(Exchange& x, const RouteRuntime& route,
+                           std::optional<UpstreamFailure>& failure, ResponseCapture* capture);
   Task<std::unique_ptr<upstream::UpstreamConnection>> connect(
       const upstream::Cluster& cluster, const upstream::EndpointTarget& target,
       std::chrono::milliseconds timeout, boost::system::error_code& ec);
@@ -122,6 +135,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // discard what the client is still sending for a moment, then close. Closing at once with
   // unread input makes the kernel send a reset that can destroy the error response in flight.
   Task<void> lingeringClose();
+  // The headers the gateway adds to every answer of a routed request, relayed or from the
+  // cache: RateLimit-*, Strict-Transport-Security, and the route's CORS headers (which replace
+  // any Access-Control-* of the upstream; Origin is added to its Vary).
+  void addGatewayHeaders(http::PmrFields& fields, const Exchange& x, const config::Route& spec) const;
+  // policy.cors: a preflight is answered here (204, or 403 for a refused origin, method or
+  // header) and returns true; any other request gets its response headers noted in `x`.
+  Task<bool> answerPreflight(Exchange& x, const config::Route& spec, bool keep_alive, bool& kept);
   void finish(Exchange& x);
   // Records an authenticated request's usage, once. Called just before the last bytes of the
   // response are written, so with Redis the count leaves for Redis before the client can see

@@ -123,7 +123,7 @@ Task<bool> Session::serveCached(Exchange& x, const RouteRuntime& route,
   if (!cacheable_method || request.no_store || range) {
     x.cache_result = "BYPASS";
     route.metrics->recordCacheResult(observability::CacheResult::kBypass);
-    co_return co_await forward(x, route, failure);
+    co_return co_await fetchUpstream(x, route, failure, nullptr);
   }
 
   const cache::HeaderLookup headers = [&req](std::string_view name) -> std::optional<std::string> {
@@ -199,7 +199,7 @@ Task<bool> Session::serveCached(Exchange& x, const RouteRuntime& route,
   capture.max_body = policy.max_object_bytes;
   capture.stale_available =
       found.entry && found.entry->usableOnErrorAt(std::chrono::steady_clock::now());
-  const bool kept = co_await forward(x, route, failure, &capture);
+  const bool kept = co_await fetchUpstream(x, route, failure, &capture);
   if (failure) {
     // stale-if-error: an entry past its freshness may stand in for a failed upstream.
     if (found.entry && found.entry->usableOnErrorAt(std::chrono::steady_clock::now())) {
@@ -259,12 +259,7 @@ Task<bool> Session::sendCached(Exchange& x, const RouteRuntime& route,
   http::applyHeaderModifier(fields, spec.response_headers);
   fields.set(bhttp::field::age, std::to_string(cache::ageSeconds(entry, now)));
   fields.set("X-Cache", result);
-  if (x.limit.limit >= 0) {
-    fields.set("RateLimit-Limit", std::to_string(x.limit.limit));
-    fields.set("RateLimit-Remaining", std::to_string(x.limit.remaining));
-    fields.set("RateLimit-Reset", std::to_string(x.limit.reset_s));
-  }
-  if (tls_ && !spec.hsts.empty()) fields.set("Strict-Transport-Security", spec.hsts);
+  addGatewayHeaders(fields, x, spec);
   const int status = not_modified ? 304 : entry.status;
   const bool bodyless = not_modified || status == 204 || status / 100 == 1;
   if (!bodyless) fields.set(bhttp::field::content_length, std::to_string(entry.body.size()));

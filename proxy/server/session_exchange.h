@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/filters/cors.h"
 #include "proxy/ratelimit/rate_limiter.h"
 #include "proxy/server/proxy_config.h"
 #include "proxy/server/session.h"
@@ -37,6 +38,7 @@ struct Session::Exchange {
   bool fallback = false;                       // answered with the route's fallback
   std::string_view cache_result;               // X-Cache: HIT, MISS, STALE, BYPASS (cached routes)
   bool metered = false;                        // usage recorded (Session::meter)
+  filters::CorsHeaders cors;                   // policy.cors headers for the response
 };
 
 }  // namespace atrium::proxy::server

@@ -155,6 +155,30 @@ struct CorsPolicy {
   bool operator==(const CorsPolicy&) const = default;
 };
 
+// A rule's `aggregate` (SPEC §5.5): several upstream calls made concurrently, their answers
+// combined into one JSON object keyed by call name.
+struct AggregateCall {
+  std::string name;     // [A-Za-z_][A-Za-z0-9_-]*, unique in the bundle
+  std::string cluster;  // empty when the service could not be resolved (the call fails)
+  std::string unresolved_reason;
+  std::string method = "GET";
+  // Origin-form target template: "/users/{query.id}?expand={header.x-expand}". The host is the
+  // cluster's: a placeholder's value is percent-encoded and can never change it.
+  std::string path;
+  bool operator==(const AggregateCall&) const = default;
+};
+
+enum class AggregateOnError : uint8_t { Partial, Fail };
+
+struct Aggregate {
+  std::vector<AggregateCall> calls;
+  uint32_t timeout_ms = 0;  // for the whole bundle; 0: the route's request timeout
+  AggregateOnError on_error = AggregateOnError::Partial;
+  // A call's response body above this is a failed call (the bundle is held in memory).
+  uint64_t max_call_body_bytes = 1024 * 1024;
+  bool operator==(const Aggregate&) const = default;
+};
+
 enum class RetryOn : uint8_t { ConnectFailure, Reset, Status502, Status503, Status504 };
 
 struct RetryPolicy {
@@ -279,6 +303,7 @@ struct Route {
   // and no stale cache entry stands in.
   std::optional<DirectResponse> fallback;
   std::optional<CorsPolicy> cors;
+  std::optional<Aggregate> aggregate;  // instead of backends: answer with a bundle of calls
   bool operator==(const Route&) const = default;
 };
 

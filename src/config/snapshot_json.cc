@@ -47,6 +47,12 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CachePolicy, ttl_ms, methods, va
                                                 respect_cache_control, stale_if_error_ms,
                                                 max_object_bytes, key_whole_query, key_query_params,
                                                 share_across_consumers, cache_set_cookie)
+NLOHMANN_JSON_SERIALIZE_ENUM(AggregateOnError, {{AggregateOnError::Partial, "Partial"},
+                                               {AggregateOnError::Fail, "Fail"}})
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AggregateCall, name, cluster, unresolved_reason,
+                                                method, path)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Aggregate, calls, timeout_ms, on_error,
+                                                max_call_body_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CorsPolicy, allow_origins, allow_methods,
                                                 allow_headers, expose_headers, allow_credentials,
                                                 max_age_s)
@@ -218,6 +224,7 @@ nlohmann::json routeToJson(const Route& r) {
   if (r.rate_limit) j["rate_limit"] = rateLimitPolicyToJson(*r.rate_limit);
   if (r.cache) j["cache"] = *r.cache;
   if (r.cors) j["cors"] = *r.cors;
+  if (r.aggregate) j["aggregate"] = *r.aggregate;
   if (r.retries) j["retries"] = *r.retries;
   if (r.circuit_breaker) j["circuit_breaker"] = *r.circuit_breaker;
   if (r.health_check) j["health_check"] = *r.health_check;
@@ -288,6 +295,7 @@ Route routeFromJson(const nlohmann::json& j) {
   if (j.contains("rate_limit")) r.rate_limit = rateLimitPolicyFromJson(j["rate_limit"]);
   if (j.contains("cache")) r.cache = j["cache"].get<CachePolicy>();
   if (j.contains("cors")) r.cors = j["cors"].get<CorsPolicy>();
+  if (j.contains("aggregate")) r.aggregate = j["aggregate"].get<Aggregate>();
   if (j.contains("retries")) r.retries = j["retries"].get<RetryPolicy>();
   if (j.contains("circuit_breaker")) r.circuit_breaker = j["circuit_breaker"].get<CircuitBreaker>();
   if (j.contains("health_check")) r.health_check = j["health_check"].get<HealthCheck>();

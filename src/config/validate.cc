@@ -2,6 +2,7 @@
 #include <set>
 #include <string_view>
 
+#include "src/config/call_template.h"
 #include "src/config/snapshot.h"
 
 namespace atrium::config {
@@ -147,6 +148,27 @@ void checkCors(const CorsPolicy& c, const std::string& where, std::vector<std::s
   if (c.max_age_s > 86400) problems.push_back(where + ": cors max age above 86400 s");
 }
 
+void checkAggregate(const Aggregate& a, const std::set<std::string>& clusters,
+                    const std::string& where, std::vector<std::string>& problems) {
+  if (a.calls.empty()) problems.push_back(where + ": aggregate without calls");
+  if (a.max_call_body_bytes == 0) problems.push_back(where + ": aggregate call body bound of 0");
+  std::set<std::string> names;
+  for (const auto& call : a.calls) {
+    const std::string at = where + ": aggregate call '" + call.name + "'";
+    if (call.name.empty() || call.name == "_status" || !names.insert(call.name).second) {
+      problems.push_back(at + ": name is empty, reserved or repeated");
+    }
+    std::vector<TemplatePart> parts;
+    if (auto problem = parseCallTemplate(call.path, parts)) problems.push_back(at + ": path " + *problem);
+    if (!isToken(call.method) || hasLower(call.method)) {
+      problems.push_back(at + ": method is not an upper-case token");
+    }
+    if (!call.cluster.empty() && !clusters.count(call.cluster)) {
+      problems.push_back(at + ": unknown cluster " + call.cluster);
+    }
+  }
+}
+
 void checkResilience(const Route& r, const std::string& where, std::vector<std::string>& problems) {
   if (r.retries) {
     if (r.retries->attempts > 10) problems.push_back(where + ": more than 10 retry attempts");
@@ -264,10 +286,13 @@ std::vector<std::string> validate(const ConfigSnapshot& snapshot) {
       for (const auto& m : r.matches) {
         if (!validPathValue(m.path)) problems.push_back(where + ": invalid path '" + m.path.value + "'");
       }
-      int actions = (r.direct_response ? 1 : 0) + (r.redirect ? 1 : 0) + (r.backends.empty() ? 0 : 1);
+      int actions = (r.direct_response ? 1 : 0) + (r.redirect ? 1 : 0) +
+                    (r.backends.empty() ? 0 : 1) + (r.aggregate ? 1 : 0);
       if (actions != 1) {
-        problems.push_back(where + ": needs exactly one of backends, direct_response, redirect");
+        problems.push_back(where +
+                           ": needs exactly one of backends, direct_response, redirect, aggregate");
       }
+      if (r.aggregate) checkAggregate(*r.aggregate, clusters, where, problems);
       for (const auto& b : r.backends) {
         if (!b.cluster.empty() && !clusters.count(b.cluster)) {
           problems.push_back(where + ": unknown cluster " + b.cluster);

@@ -425,10 +425,31 @@ def check_monetized_api(gw):
     assert (row["currency"], row["amount"]) == ("USD", usage_amount(allowed, "0.40"))
 
 
+def check_apiroute_aggregate(gw):
+    host = "profile.demo.local"
+    r = http_request(gw.port, "GET", "/profile?id=42", host=host)
+    assert r.status == 200, r
+    doc = r.json()
+    assert list(doc) == ["user", "orders", "_status"]
+    assert doc["user"]["service"] == "web" and doc["user"]["path"] == "/users/42"
+    assert doc["orders"]["service"] == "orders-v1"
+    assert doc["orders"]["path"] == "/orders?user=42&lang="
+    assert doc["_status"] == {"user": 200, "orders": 200}
+    r = http_request(gw.port, "GET", "/profile?id=../admin", host=host)
+    assert r.json()["user"]["path"] == "/users/..%2Fadmin"
+    assert r.json()["orders"]["path"] == "/orders?user=..%2Fadmin&lang="
+    preflight = {"Origin": "https://app.demo.local", "Access-Control-Request-Method": "GET"}
+    r = http_request(gw.port, "OPTIONS", "/profile", host=host, headers=preflight)
+    assert r.status == 204 and r.header("Access-Control-Allow-Origin") == "https://app.demo.local"
+    r = http_request(gw.port, "OPTIONS", "/profile", host=host,
+                     headers={**preflight, "Origin": "https://evil.example"})
+    assert r.status == 403
+
+
 CHECKS = {"ingress-basics": check_ingress_basics, "ingress-class": check_ingress_class,
           "ingress-annotations": check_ingress_annotations,
           "apiroute-routing": check_apiroute_routing, "apiroute-policy": check_apiroute_policy,
-          "apiroute-cache": check_apiroute_cache,
+          "apiroute-cache": check_apiroute_cache, "apiroute-aggregate": check_apiroute_aggregate,
           "apiroute-auth": check_apiroute_auth, "tls": check_tls,
           "monetized-api": check_monetized_api}
 
