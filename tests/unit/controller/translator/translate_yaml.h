@@ -3,6 +3,7 @@
 // look at one route: an APIRoute "shop/orders" on api.example.com, with a Service "svc".
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,31 @@ metadata: {name: svc, namespace: shop}
 spec:
   ports: [{port: 80}]
 )";
+
+// An Ingress shop/web on web.example.com, `path` (Prefix) to Service svc port 80, with these
+// annotations, and the Service.
+inline std::string annotatedIngress(const std::map<std::string, std::string>& annotations,
+                                    const std::string& path = "/") {
+  std::string yaml = R"(apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: shop
+  annotations:
+)";
+  for (const auto& [k, v] : annotations) yaml += "    " + k + ": \"" + v + "\"\n";
+  if (annotations.empty()) yaml += "    {}\n";
+  yaml += R"(spec:
+  rules:
+  - host: web.example.com
+    http:
+      paths:
+      - path: )" + path + R"(
+        pathType: Prefix
+        backend: {service: {name: svc, port: {number: 80}}}
+)";
+  return yaml + kService;
+}
 
 // An APIRoute shop/orders on api.example.com with `spec` (indented YAML) and the Service.
 inline std::string route(const std::string& spec) {
