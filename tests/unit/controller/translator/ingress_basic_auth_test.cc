@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/translator/translation_cache.h"
 #include "tests/unit/controller/translator/translate_yaml.h"
 
 namespace atrium::controller::translator {
@@ -191,6 +192,20 @@ TEST(IngressBasicAuth, UsersOfAnotherIngressOrAnAPIConsumerDoNotMix) {
   for (const auto& c : result.snapshot.consumers) owners.push_back(c.ns + "/" + c.name);
   EXPECT_EQ(owners, (std::vector<std::string>{"Ingress shop/api/alice", "Ingress shop/api/bob",
                                               "Ingress shop/web/alice", "Ingress shop/web/bob"}));
+}
+
+TEST(IngressBasicAuth, UsersSurviveTheTranslationCache) {
+  // As from the API server (uid, resourceVersion): an unchanged Ingress may be reused from the
+  // cache, but one that read a Secret is translated again, so its consumers are never lost and
+  // a changed Secret is always seen.
+  const ObjectStore store = versioned(
+      ingress(basic()) + secret("basic-auth", std::string("  auth: ") + kHtpasswd + "\n"));
+  TranslationCache cache;
+  const auto cold = translate(store, options(), &cache);
+  const auto warm = translate(store, options(), &cache);
+  EXPECT_EQ(warm, cold);
+  EXPECT_EQ(warm.snapshot.consumers.size(), 2u);
+  EXPECT_EQ(warm, translate(store, options()));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/translator/translation_cache.h"
 #include "tests/unit/controller/translator/translate_yaml.h"
 
 namespace atrium::controller::translator {
@@ -298,6 +299,19 @@ TEST(IngressCanary, CanaryKeysOnAMainIngressAreIgnored) {
                                      "canary-weight]: ignored: this Ingress is not a canary "
                                      "(canary is not \"true\")"});
   EXPECT_EQ(routesOf(result, "Ingress shop/web").size(), 1u);
+}
+
+TEST(IngressCanary, AppliedAgainWhenTheMainRouteComesFromTheCache) {
+  const ObjectStore store =
+      versioned(pair({{kN + "canary-weight", "30"}, {kN + "canary-by-header", "X-Canary"}}));
+  TranslationCache cache;
+  const auto cold = translate(store, options(), &cache);
+  const auto warm = translate(store, options(), &cache);
+  EXPECT_EQ(warm, cold);
+  EXPECT_EQ(warm, translate(store, options()));
+  EXPECT_EQ(routesOf(warm, "Ingress shop/web-canary").size(), 1u);
+  EXPECT_EQ(backends(*routesOf(warm, "Ingress shop/web")[0]),
+            (std::vector<std::string>{"shop/svc:80:70", "shop/svc-canary:80:30"}));
 }
 
 }  // namespace

@@ -29,6 +29,23 @@ inline TranslationResult translateYaml(const std::string& yaml) {
   return translate(load(yaml).objects, options());
 }
 
+// The objects of `yaml` with a uid and resourceVersion each, as the API server gives them, so
+// that a TranslationCache reuses what it can.
+inline ObjectStore versioned(const std::string& yaml) {
+  const auto loaded = load(yaml);
+  ObjectStore out;
+  int n = 0;
+  for (const char* kind : {"Ingress", "APIRoute", "Service", "EndpointSlice", "Secret"}) {
+    for (const auto& [key, object] : loaded.objects.all(kind)) {
+      KubeObject o = object;
+      o.body["metadata"]["uid"] = "uid-" + std::to_string(++n);
+      o.body["metadata"]["resourceVersion"] = std::to_string(n);
+      out.upsert(std::move(o));
+    }
+  }
+  return out;
+}
+
 // The route named `name` (namespace/object/rule) of the first host that has it.
 inline const config::Route* findRoute(const TranslationResult& result, const std::string& name) {
   for (const auto& vh : result.snapshot.virtual_hosts) {
