@@ -1,5 +1,7 @@
 // Ingress → routes, following the Kubernetes Ingress API and SPEC §3.1, plus the supported
 // annotations (atrium.dev/* with nginx.ingress.kubernetes.io/* aliases).
+#include "controller/translator/ingress_translator.h"
+
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -8,6 +10,8 @@
 
 #include "controller/translator/cors_reader.h"
 #include "controller/translator/field_reader.h"
+#include "controller/translator/ingress_basic_auth.h"
+#include "controller/translator/ingress_canary.h"
 #include "controller/translator/rate_limit_reader.h"
 #include "controller/translator/translation_context.h"
 #include "controller/translator/validation.h"
@@ -32,6 +36,10 @@ struct IngressAnnotations {
   std::vector<std::string> deny_cidrs;
   std::optional<config::RateLimitPolicy> rate_limit;
   std::optional<config::CorsPolicy> cors;
+  std::optional<IngressBasicAuthAnnotations> basic_auth;
+  // The authentication asked for cannot be applied: the routes answer 503 (as ingress-nginx
+  // does) rather than fall through to a less specific route that would serve them without it.
+  bool deny = false;
   bool ok = true;  // false: an annotation is unusable and the Ingress must not be served
 };
 
@@ -100,16 +108,6 @@ bool isToken(const std::string& s) {
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-// A whole number in [min, max]; nullopt otherwise.
-std::optional<uint64_t> parseCount(const std::string& v, uint64_t min, uint64_t max) {
-  if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) {
-    return std::nullopt;
-  }
-  const uint64_t n = std::stoull(v);
-  if (n < min || n > max) return std::nullopt;
-  return n;
 }
 
 // The enable-cors family, as ingress-nginx reads it (its defaults where a key is absent).
@@ -220,6 +218,65 @@ std::optional<config::CorsPolicy> readCors(FieldReader& r, const CorsAnnotations
   return cors;
 }
 
+// auth-type: basic and its keys (the Secret itself is read in translateIngress). Any problem
+// denies the routes (503), never leaves them open.
+void readBasicAuth(FieldReader& r,
+                   const std::map<std::string, std::pair<std::string, std::string>>& auth,
+                   IngressAnnotations& a) {
+  auto type = auth.find("auth-type");
+  if (type == auth.end()) {
+    // ingress-nginx authenticates only with auth-type set.
+    for (const auto& [key, fv] : auth) r.warning(fv.first, "ignored: auth-type is not set");
+    return;
+  }
+  const auto& [type_field, type_value] = type->second;
+  if (type_value != "basic") {
+    r.error(type_field, type_value == "digest"
+                            ? "auth-type digest is not supported by Atrium (basic is); the "
+                              "Ingress's routes answer 503"
+                            : "unsupported value \"" + type_value +
+                                  "\" (basic); the Ingress's routes answer 503");
+    a.deny = true;
+    return;
+  }
+  IngressBasicAuthAnnotations b;
+  b.type_field = type_field;
+  if (auto it = auth.find("auth-secret"); it != auth.end()) {
+    b.secret_field = it->second.first;
+    b.secret = it->second.second;
+    const size_t slash = b.secret.find('/');
+    if (b.secret.empty() ||
+        (slash != std::string::npos &&
+         (slash == 0 || slash + 1 == b.secret.size() ||
+          b.secret.find('/', slash + 1) != std::string::npos))) {
+      r.error(b.secret_field, "must be a Secret name or namespace/name; the Ingress's routes "
+                              "answer 503");
+      a.deny = true;
+    }
+  }
+  if (auto it = auth.find("auth-secret-type"); it != auth.end()) {
+    if (it->second.second == "auth-map") {
+      b.auth_map = true;
+    } else if (it->second.second != "auth-file") {
+      r.error(it->second.first, "must be auth-file or auth-map; the Ingress's routes answer 503");
+      a.deny = true;
+    }
+  }
+  if (auto it = auth.find("auth-realm"); it != auth.end()) {
+    // The realm is sent in a quoted string of WWW-Authenticate.
+    for (unsigned char c : it->second.second) {
+      if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+        r.error(it->second.first, "must not contain quotes, backslashes or control characters; "
+                                  "the Ingress's routes answer 503");
+        a.deny = true;
+        break;
+      }
+    }
+    b.realm = it->second.second;
+  }
+  a.basic_auth = std::move(b);
+}
+
 IngressAnnotations readAnnotations(FieldReader& r, const nlohmann::json& annotations,
                                    const std::string& scope) {
   IngressAnnotations a;
@@ -227,6 +284,7 @@ IngressAnnotations readAnnotations(FieldReader& r, const nlohmann::json& annotat
   std::optional<uint64_t> rps, rpm;
   uint64_t multiplier = 5;  // ingress-nginx's default limit-burst-multiplier
   CorsAnnotations cors;
+  std::map<std::string, std::pair<std::string, std::string>> auth;  // key → field, value
   for (const auto& [full_key, value] : annotations.items()) {
     std::string key;
     const bool nginx = full_key.rfind(kNginxPrefix, 0) == 0;
@@ -340,23 +398,24 @@ IngressAnnotations readAnnotations(FieldReader& r, const nlohmann::json& annotat
       // of the Ingress is served, as ingress-nginx does with snippets disabled.
       r.warning(field, "snippets are refused for security: Atrium never executes configuration "
                        "from annotations; the Ingress is served without it");
+    } else if (key == "auth-type" || key == "auth-secret" || key == "auth-secret-type" ||
+               key == "auth-realm") {
+      auth[key] = {field, v};
     } else if (key.rfind("auth-", 0) == 0) {
       // Serving the Ingress without the authentication it asks for would expose it.
-      r.error(field, "authentication annotations are not supported by Atrium; the Ingress is not "
-                     "served rather than served unauthenticated (use an APIRoute with "
-                     "policy.auth)");
+      r.error(field, "is not supported by Atrium (of the authentication annotations only "
+                     "auth-type: basic is); the Ingress is not served rather than served "
+                     "unauthenticated (use an APIRoute with policy.auth)");
       a.ok = false;
     } else if (key == "canary") {
+      // A canary ("true") is translated by ingress_canary.cc, never here.
       bool on = false;
       if (!parseBool(v, on)) {
         r.error(field, "must be \"true\" or \"false\"");
         a.ok = false;
-      } else if (on) {
-        // Served as a plain Ingress, an older canary would take all of the main one's traffic.
-        r.error(field, "canary Ingresses are not supported by Atrium; this Ingress is not served "
-                       "(use an APIRoute with weighted backends or header matches)");
-        a.ok = false;
       }
+    } else if (isCanaryKey(key)) {
+      r.warning(field, "ignored: this Ingress is not a canary (canary is not \"true\")");
     } else if (!nginx) {
       r.warning(field, "unknown annotation, ignored");
     } else {
@@ -378,6 +437,7 @@ IngressAnnotations readAnnotations(FieldReader& r, const nlohmann::json& annotat
         {*n, period, *n * (multiplier - 1), config::RateLimitKey::ClientIP, ""});
   }
   if (cors.enable || !cors.values.empty()) a.cors = readCors(r, cors, a.ok);
+  readBasicAuth(r, auth, a);
   return a;
 }
 
@@ -479,9 +539,8 @@ config::Route baseRoute(IngressContext& ic) {
 }
 
 // Builds the match for one Ingress path; nullopt when the path is invalid (reported).
-std::optional<config::RouteMatch> readPathMatch(IngressContext& ic, const nlohmann::json& p,
-                                                const std::string& path) {
-  FieldReader& r = ic.reader;
+std::optional<config::RouteMatch> readPathMatch(FieldReader& r, bool regex_paths,
+                                                const nlohmann::json& p, const std::string& path) {
   const size_t errors_before = r.errorCount();
   auto type = r.string(p, path, "pathType");
   auto value = r.string(p, path, "path");
@@ -502,8 +561,7 @@ std::optional<config::RouteMatch> readPathMatch(IngressContext& ic, const nlohma
   }
   std::string v = value.value_or("/");
   config::RouteMatch m;
-  const bool regex =
-      (ic.annotations.use_regex || ic.annotations.rewrite_target) && *type != "Exact";
+  const bool regex = regex_paths && *type != "Exact";
   if (regex) {
     if (v.empty() || v.front() != '/') {
       r.error(FieldReader::join(path, "path"), "must start with '/'");
@@ -603,7 +661,8 @@ void translateIngress(TranslationContext& ctx, const KubeObject& object) {
       for (size_t j = 0; j < paths->size(); ++j) {
         const auto& p = (*paths)[j];
         const std::string ppath = FieldReader::index(FieldReader::join(hpath, "paths"), j);
-        auto match = readPathMatch(ic, p, ppath);
+        auto match = readPathMatch(
+            r, ic.annotations.use_regex || ic.annotations.rewrite_target.has_value(), p, ppath);
         if (!match) continue;
         const auto it = p.find("backend");
         auto backend =
@@ -673,12 +732,31 @@ void translateIngress(TranslationContext& ctx, const KubeObject& object) {
       }
     }
   }
+  if (ic.annotations.basic_auth && !ic.annotations.deny) {
+    if (auto auth = readIngressBasicAuth(ctx, r, object, *ic.annotations.basic_auth)) {
+      for (auto& [host, route] : produced) route.auth = auth->policy;
+      for (auto& c : auth->consumers) ctx.ingress_consumers.push_back(std::move(c));
+    } else {
+      ic.annotations.deny = true;
+    }
+  }
+  if (ic.annotations.deny) {
+    for (auto& [host, route] : produced) {
+      route.backends.clear();
+      route.rewrite = {};
+      route.direct_response = config::DirectResponse{
+          503, "application/json",
+          R"({"error":{"status":503,"code":"auth_misconfigured","message":"the authentication )"
+          R"(this route asks for cannot be applied; see the Ingress's diagnostics"}})"};
+    }
+  }
   for (auto& [host, route] : produced) ctx.addRoute(host, std::move(route));
 }
 
 }  // namespace
 
 void translateIngresses(TranslationContext& ctx) {
+  std::vector<const KubeObject*> canaries;
   for (const auto& [key, object] : ctx.objects.all("Ingress")) {
     if (!ctx.inWatchedNamespace(object)) continue;
     const auto& metadata = jsonAt(object.body, "metadata");
@@ -696,12 +774,50 @@ void translateIngresses(TranslationContext& ctx) {
     }
     if (!ctx.classes.isOurs(class_name)) continue;  // other controllers' objects: ignored entirely
     ctx.markServed(object);
+    if (isCanaryIngress(object)) {
+      canaries.push_back(&object);  // once every main Ingress has its routes
+      continue;
+    }
     if (ctx.cache) {
       ctx.cache->translate(ctx, object, [&] { translateIngress(ctx, object); });
     } else {
       translateIngress(ctx, object);
     }
   }
+  applyIngressCanaries(ctx, canaries);
+}
+
+std::optional<std::string> ingressAnnotation(const KubeObject& ingress, const std::string& key) {
+  const auto& annotations = jsonAt(jsonAt(ingress.body, "metadata"), "annotations");
+  for (const char* prefix : {kAtriumPrefix, kNginxPrefix}) {
+    const auto& v = jsonAt(annotations, (prefix + key).c_str());
+    if (v.is_string()) return v.get<std::string>();
+  }
+  return std::nullopt;
+}
+
+IngressPathSettings ingressPathSettings(const KubeObject& ingress) {
+  // Read as translateIngress reads them; what is wrong with them was reported there.
+  Diagnostics ignored;
+  FieldReader r(ingress, ignored);
+  const auto a = readAnnotations(r, jsonAt(jsonAt(ingress.body, "metadata"), "annotations"),
+                                 ingress.displayName());
+  return {a.use_regex || a.rewrite_target.has_value(), a.backend_https};
+}
+
+std::optional<config::RouteMatch> readIngressPathMatch(FieldReader& r, const nlohmann::json& item,
+                                                       const std::string& field, bool regex) {
+  return readPathMatch(r, regex, item, field);
+}
+
+std::optional<config::WeightedBackend> readIngressBackend(TranslationContext& ctx, FieldReader& r,
+                                                          const KubeObject& ingress,
+                                                          const nlohmann::json* backend,
+                                                          const std::string& field,
+                                                          bool backend_https) {
+  IngressContext ic{ctx, r, ingress, {}};
+  ic.annotations.backend_https = backend_https;
+  return readBackend(ic, backend, field);
 }
 
 }  // namespace atrium::controller::translator

@@ -62,6 +62,9 @@ struct TranslationContext {
   // object goes through the methods below so that it is recorded.
   ObjectRecord* recording = nullptr;
   TranslationCache* cache = nullptr;  // null: translate everything
+  // Consumers made from Ingresses' basic-auth Secrets (ingress_basic_auth.h), in Ingress order;
+  // the objects that make them are never cached, so they are made again on every pass.
+  std::vector<config::Consumer> ingress_consumers;
 
   void addRoute(const std::string& host, config::Route route) {
     if (recording) recording->routes.emplace_back(host, route);
@@ -85,6 +88,12 @@ struct TranslationContext {
                                              const std::string& key, std::string& problem) {
     if (recording) recording->uncacheable = true;
     return certificates.caBundle(ns, name, key, problem);
+  }
+  // A Secret read for an object's own use (Ingress basic-auth users). A replay cannot check
+  // that its content is unchanged, so the object is never reused from the cache.
+  const KubeObject* findSecret(const std::string& ns, const std::string& name) {
+    if (recording) recording->uncacheable = true;
+    return objects.find("Secret", ns, name);
   }
 
   void markServed(const KubeObject& o) { served[o.displayName()].object = &o; }

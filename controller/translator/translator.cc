@@ -120,6 +120,7 @@ TranslationResult translate(const ObjectStore& objects, const TranslatorOptions&
   }
   translateTls(ctx, result.snapshot);
   translateConsumers(ctx, result.snapshot);
+  for (auto& c : ctx.ingress_consumers) result.snapshot.consumers.push_back(std::move(c));
   result.statuses = objectStatuses(ctx, result.snapshot, result.diagnostics);
   if (cache) cache->finishPass();
   return result;

@@ -165,6 +165,15 @@ std::string canonicalPrefix(std::string_view path) {
   return out;
 }
 
+std::optional<uint64_t> parseCount(const std::string& v, uint64_t min, uint64_t max) {
+  if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  const uint64_t n = std::stoull(v);
+  if (n < min || n > max) return std::nullopt;
+  return n;
+}
+
 bool isCidr(std::string_view cidr) {
   std::string addr(cidr);
   int max_bits = 32;

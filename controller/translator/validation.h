@@ -2,6 +2,8 @@
 // Syntax checks for values that end up on the wire or in a matcher. They stop header injection
 // (CR/LF in a configured header), malformed hosts that could never match, and regexes that RE2
 // cannot run in linear time.
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +28,9 @@ std::string normalizeMatchPath(std::string& path);
 std::string checkRegex(const std::string& pattern);
 // Prefix paths compare element-wise: "/foo/" and "/foo//" mean "/foo"; "/" stays "/".
 std::string canonicalPrefix(std::string_view path);
+// A whole number written in decimal digits only (no sign, no spaces) in [min, max]; nullopt
+// otherwise.
+std::optional<uint64_t> parseCount(const std::string& v, uint64_t min, uint64_t max);
 // A CIDR ("10.0.0.0/8", "2001:db8::/32") or a single address.
 bool isCidr(std::string_view cidr);
 

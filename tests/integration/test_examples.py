@@ -226,6 +226,23 @@ def check_ingress_annotations(gw):
     assert r.status == 403 and r.json()["error"]["code"] == "forbidden"
     assert gw.get("/apix", host="legacy.demo.local").status == 404
     assert status_of_upload(gw, "legacy.demo.local", "/api/upload", 9 << 20) == 413  # 8m
+    # canary-and-auth.yaml: the canary's weight and header, then basic authentication.
+    for _ in range(5):
+        r = gw.get("/", host="canary.demo.local", headers={"X-Canary": "always"})
+        assert served_by(r)[0] == "orders-v2", r
+        r = gw.get("/", host="canary.demo.local", headers={"X-Canary": "never"})
+        assert served_by(r)[0] == "orders-v1", r
+    conn = gw.connection()
+    seen = [served_by(http_request(gw.port, path="/", host="canary.demo.local", conn=conn))[0]
+            for _ in range(400)]
+    conn.close()
+    assert 0.1 <= seen.count("orders-v2") / len(seen) <= 0.3, seen.count("orders-v2")  # 20%
+    r = gw.get("/", host="private.demo.local")
+    assert r.status == 401 and r.header("WWW-Authenticate") == 'Basic realm="Demo"', r
+    demo = {"Authorization": "Basic " + base64.b64encode(b"demo:demo-password").decode()}
+    assert served_by(gw.get("/", host="private.demo.local", headers=demo))[0] == "orders-v1"
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"demo:wrong").decode()}
+    assert gw.get("/", host="private.demo.local", headers=wrong).status == 401
 
 
 def check_apiroute_routing(gw):

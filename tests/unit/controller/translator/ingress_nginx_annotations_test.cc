@@ -1,8 +1,9 @@
 // ingress-nginx compatibility annotations on Ingresses through the whole translator: limit-rps /
 // limit-rpm → a per-client-IP rate limit, enable-cors and the cors-* keys → the route's CORS
 // policy ("*" never with credentials), denylist-source-range, and the keys Atrium refuses:
-// snippets (warned, never executed), auth-* and canary (the Ingress is not served), and the
-// other ingress-nginx keys (warned as not supported).
+// snippets (warned, never executed), auth-* other than basic (the Ingress is not served), and
+// the other ingress-nginx keys (warned as not supported). Canaries and basic authentication
+// have their own tests (ingress_canary_test.cc, ingress_basic_auth_test.cc).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -18,25 +19,7 @@ using namespace yaml_support;  // translateYaml, findRoute, reports, kService
 
 // An Ingress shop/web on web.example.com, path / to Service svc, with these annotations.
 std::string ingress(const std::map<std::string, std::string>& annotations) {
-  std::string yaml = R"(apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: web
-  namespace: shop
-  annotations:
-)";
-  for (const auto& [k, v] : annotations) yaml += "    " + k + ": \"" + v + "\"\n";
-  if (annotations.empty()) yaml += "    {}\n";
-  yaml += R"(spec:
-  rules:
-  - host: web.example.com
-    http:
-      paths:
-      - path: /
-        pathType: Prefix
-        backend: {service: {name: svc, port: {number: 80}}}
-)";
-  return yaml + kService;
+  return annotatedIngress(annotations);
 }
 
 const std::string kN = "nginx.ingress.kubernetes.io/";
@@ -175,10 +158,9 @@ TEST(IngressNginxAnnotations, SnippetsAreRefusedButTheIngressIsServed) {
   }
 }
 
-TEST(IngressNginxAnnotations, AuthAndCanaryRefuseTheIngress) {
+TEST(IngressNginxAnnotations, AuthOtherThanBasicRefusesTheIngress) {
   for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"auth-type", "basic"}, {"auth-url", "http://auth.example.com/"},
-           {"auth-tls-verify-client", "on"}, {"canary", "true"}}) {
+           {"auth-url", "http://auth.example.com/"}, {"auth-tls-verify-client", "on"}}) {
     auto result = translateYaml(ingress({{kN + key, value}}));
     EXPECT_EQ(findRoute(result, "shop/web"), nullptr) << key;
     ASSERT_EQ(reports(result, false).size(), 1u) << key;

@@ -3,6 +3,7 @@
 // look at one route: an APIRoute "shop/orders" on api.example.com, with a Service "svc".
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,23 @@ inline TranslatorOptions options() {
 
 inline TranslationResult translateYaml(const std::string& yaml) {
   return translate(load(yaml).objects, options());
+}
+
+// The objects of `yaml` with a uid and resourceVersion each, as the API server gives them, so
+// that a TranslationCache reuses what it can.
+inline ObjectStore versioned(const std::string& yaml) {
+  const auto loaded = load(yaml);
+  ObjectStore out;
+  int n = 0;
+  for (const char* kind : {"Ingress", "APIRoute", "Service", "EndpointSlice", "Secret"}) {
+    for (const auto& [key, object] : loaded.objects.all(kind)) {
+      KubeObject o = object;
+      o.body["metadata"]["uid"] = "uid-" + std::to_string(++n);
+      o.body["metadata"]["resourceVersion"] = std::to_string(n);
+      out.upsert(std::move(o));
+    }
+  }
+  return out;
 }
 
 // The route named `name` (namespace/object/rule) of the first host that has it.
@@ -55,6 +73,31 @@ metadata: {name: svc, namespace: shop}
 spec:
   ports: [{port: 80}]
 )";
+
+// An Ingress shop/web on web.example.com, `path` (Prefix) to Service svc port 80, with these
+// annotations, and the Service.
+inline std::string annotatedIngress(const std::map<std::string, std::string>& annotations,
+                                    const std::string& path = "/") {
+  std::string yaml = R"(apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: shop
+  annotations:
+)";
+  for (const auto& [k, v] : annotations) yaml += "    " + k + ": \"" + v + "\"\n";
+  if (annotations.empty()) yaml += "    {}\n";
+  yaml += R"(spec:
+  rules:
+  - host: web.example.com
+    http:
+      paths:
+      - path: )" + path + R"(
+        pathType: Prefix
+        backend: {service: {name: svc, port: {number: 80}}}
+)";
+  return yaml + kService;
+}
 
 // An APIRoute shop/orders on api.example.com with `spec` (indented YAML) and the Service.
 inline std::string route(const std::string& spec) {
