@@ -160,6 +160,10 @@ void RouteMetrics::recordCircuitRejection() {
   shard().circuit_rejections.fetch_add(1, std::memory_order_relaxed);
 }
 
+void RouteMetrics::recordWebSocket() {
+  shard().websockets.fetch_add(1, std::memory_order_relaxed);
+}
+
 void RouteMetrics::recordCacheResult(CacheResult result) {
   shard().cache[static_cast<size_t>(result)].fetch_add(1, std::memory_order_relaxed);
 }
@@ -179,6 +183,7 @@ void RouteMetrics::render(const std::string& route, RouteSeriesText& out) const 
   std::array<uint64_t, static_cast<size_t>(CacheResult::kCount)> cache{};
   std::array<uint64_t, static_cast<size_t>(RetryEvent::kCount)> retries{};
   uint64_t circuit_rejections = 0;
+  uint64_t websockets = 0;
   for (size_t s = 0; s < shard_count_; ++s) {
     const Shard& sh = shards_[s];
     for (const auto& slot : sh.slots) {
@@ -195,6 +200,11 @@ void RouteMetrics::render(const std::string& route, RouteSeriesText& out) const 
     for (size_t i = 0; i < cache.size(); ++i) cache[i] += sh.cache[i].load(std::memory_order_relaxed);
     for (size_t i = 0; i < retries.size(); ++i) retries[i] += sh.retries[i].load(std::memory_order_relaxed);
     circuit_rejections += sh.circuit_rejections.load(std::memory_order_relaxed);
+    websockets += sh.websockets.load(std::memory_order_relaxed);
+  }
+  if (websockets) {
+    out.websockets +=
+        fmt::format("atrium_websocket_connections_total{{route=\"{}\"}} {}\n", r, websockets);
   }
   static constexpr const char* kRetryEvents[] = {"retried", "budget_exhausted"};
   for (size_t i = 0; i < retries.size(); ++i) {
@@ -309,9 +319,15 @@ std::string Metrics::renderPrometheus() const {
   out += "# TYPE atrium_quota_rejections_total counter\n" + series.quota_rejections;
   out += "# HELP atrium_consumer_requests_total Authenticated requests by consumer, route and code.\n";
   out += "# TYPE atrium_consumer_requests_total counter\n" + consumers;
+  out += "# HELP atrium_websocket_connections_total WebSocket upgrades relayed (101), by route.\n";
+  out += "# TYPE atrium_websocket_connections_total counter\n" + series.websockets;
   out += "# HELP atrium_active_connections Open client connections.\n";
   out += "# TYPE atrium_active_connections gauge\n";
   out += fmt::format("atrium_active_connections {}\n", active_connections.load());
+  out += "# HELP atrium_websocket_connections_active Upgraded connections relaying WebSocket frames.\n";
+  out += "# TYPE atrium_websocket_connections_active gauge\n";
+  out += fmt::format("atrium_websocket_connections_active {}\n",
+                     websocket_connections_active.load());
   out += "# HELP atrium_config_generation Generation of the configuration being served.\n";
   out += "# TYPE atrium_config_generation gauge\n";
   out += fmt::format("atrium_config_generation {}\n", config_generation.load());

@@ -42,7 +42,7 @@ const char* toString(CacheResult result);
 // The text of each metric family, appended to by every route's render().
 struct RouteSeriesText {
   std::string requests, durations, upstream_errors, auth_failures, ratelimit_rejections,
-      quota_rejections, cache_requests, retries, circuit_rejections;
+      quota_rejections, cache_requests, retries, circuit_rejections, websockets;
 };
 
 class RouteMetrics {
@@ -63,6 +63,8 @@ class RouteMetrics {
   void recordCacheResult(CacheResult result);
   void recordRetry(RetryEvent event);
   void recordCircuitRejection();
+  // A WebSocket upgrade the upstream accepted (the 101 was relayed).
+  void recordWebSocket();
 
   // Appends this route's series, summed over the shards (Prometheus text format).
   void render(const std::string& route, RouteSeriesText& out) const;
@@ -87,6 +89,7 @@ class RouteMetrics {
     std::array<std::atomic<uint64_t>, static_cast<size_t>(CacheResult::kCount)> cache{};
     std::array<std::atomic<uint64_t>, static_cast<size_t>(RetryEvent::kCount)> retries{};
     std::atomic<uint64_t> circuit_rejections{0};
+    std::atomic<uint64_t> websockets{0};
   };
   Shard& shard();
 
@@ -110,6 +113,8 @@ class Metrics {
   void countConsumerRequest(std::string_view consumer, std::string_view route, int status);
 
   std::atomic<int64_t> active_connections{0};
+  // Upgraded connections relaying WebSocket frames right now (also in active_connections).
+  std::atomic<int64_t> websocket_connections_active{0};
   std::atomic<uint64_t> config_generation{0};
   std::atomic<uint64_t> reloads_success{0};
   std::atomic<uint64_t> reloads_failure{0};

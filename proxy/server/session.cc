@@ -13,6 +13,7 @@
 #include "proxy/http/error_reply.h"
 #include "proxy/http/header_rules.h"
 #include "proxy/http/request_id.h"
+#include "proxy/http/upgrade.h"
 #include "proxy/http/wire_format.h"
 #include "proxy/metering/usage_store.h"
 #include "proxy/ratelimit/rate_limiter.h"
@@ -680,6 +681,13 @@ Task<bool> Session::handleRequest() {
     finish(x);
     co_return kept;
   }
+  if (!spec.cache && http::isWebSocketUpgrade(x.method, req.version(),
+                                                  static_cast<const http::PmrFields&>(req))) {
+    // The connection is the WebSocket's from here on; it closes when the WebSocket does.
+    const bool kept = co_await proxyUpgrade(x, route);
+    finish(x);
+    co_return kept;
+  }
   std::optional<UpstreamFailure> failure;
   bool kept = false;
   if (spec.cache) {
@@ -766,6 +774,60 @@ Task<bool> Session::fetchUpstream(Exchange& x, const RouteRuntime& route,
   co_return co_await forward(x, route, failure, capture);
 }
 
+uint64_t Session::nextRoll() {
+  // xorshift64: cheap per-thread randomness for weights, balancers and backoff jitter.
+  thread_local uint64_t state = 0x2545F4914F6CDD1Dull ^ reinterpret_cast<uintptr_t>(&state);
+  state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+  return state;
+}
+
+uint64_t Session::affinityOf(const config::Route& spec, uint64_t roll) const {
+  if (spec.load_balancer != config::LoadBalancer::ConsistentHash) return 0;
+  return hashAffinityOf(spec, client_.text, parser_->get(), roll);
+}
+
+int Session::pickEndpoint(const RouteRuntime& route, size_t b, int previous, uint64_t affinity,
+                          uint64_t roll) const {
+  const upstream::LoadBalancer& balancer = *route.balancers[b];
+  const upstream::Cluster& cluster = *route.backends[b];
+  ClusterHealth* health = b < route.health.size() ? route.health[b].get() : nullptr;
+  const auto now = Clock::now();
+  auto usable_elsewhere = [&](size_t i) {
+    return (!health || health->set.usable(i, now)) && static_cast<int>(i) != previous;
+  };
+  auto usable = [&](size_t i) { return !health || health->set.usable(i, now); };
+  upstream::PickContext pick;
+  pick.hash = affinity ? affinity : roll;
+  pick.roll = roll;
+  pick.worker = worker_.index();
+  pick.usable = usable_elsewhere;
+  int index = -1;
+  if (previous >= 0 && cluster.size() > 1) index = balancer.pick(pick);
+  if (index < 0) {
+    pick.usable = usable;
+    index = balancer.pick(pick);
+  }
+  return index;
+}
+
+std::string Session::rewriteForUpstream(Exchange& x, const RouteRuntime& route) {
+  const config::Route& spec = *route.route;
+  std::string target = http::rewritePath(spec, route.rewrite_regex.get(), *x.match, target_.path);
+  if (spec.auth && !spec.auth->api_key_query_param.empty()) {
+    // The API key never travels upstream in the query.
+    const std::string query = filters::withoutQueryParam(target_.query, spec.auth->api_key_query_param);
+    if (!query.empty()) {
+      target.push_back('?');
+      target.append(query);
+    }
+  } else if (!target_.query.empty()) {
+    target.push_back('?');
+    target.append(target_.query);
+  }
+  prepareUpstreamFields(x, spec);
+  return target;
+}
+
 Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
                             std::optional<UpstreamFailure>& failure, ResponseCapture* capture) {
   const config::Route& spec = *route.route;
@@ -775,8 +837,7 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
   bool client_keep = req.keep_alive() && !worker_.draining();
 
   // --- Pick the backend (weighted), then the endpoint (round robin).
-  thread_local uint64_t roll_state = 0x2545F4914F6CDD1Dull ^ reinterpret_cast<uintptr_t>(&x);
-  roll_state ^= roll_state << 13, roll_state ^= roll_state >> 7, roll_state ^= roll_state << 17;
+  uint64_t roll_state = nextRoll();
   const int b = route.pickBackend(roll_state);
   if (b < 0 || route.backends[b] == nullptr) {
     // A configuration error, not an outage: the fallback does not hide it.
@@ -793,19 +854,7 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
   }
 
   // --- Rewrite the request into what the upstream gets; its head is written once, here.
-  std::string target = http::rewritePath(spec, route.rewrite_regex.get(), *x.match, target_.path);
-  if (spec.auth && !spec.auth->api_key_query_param.empty()) {
-    // The API key never travels upstream in the query.
-    const std::string query = filters::withoutQueryParam(target_.query, spec.auth->api_key_query_param);
-    if (!query.empty()) {
-      target.push_back('?');
-      target.append(query);
-    }
-  } else if (!target_.query.empty()) {
-    target.push_back('?');
-    target.append(target_.query);
-  }
-  prepareUpstreamFields(x, spec);
+  const std::string target = rewriteForUpstream(x, route);
   http::PmrFields& fields = req;
   // "Expect: 100-continue" is answered here (as nginx does), so the upstream never waits on it.
   const bool expect_continue = http::takeExpectContinue(fields);
@@ -834,9 +883,7 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
       static_cast<size_t>(b) < route.balancers.size() ? route.balancers[b].get() : nullptr;
   ClusterHealth* health =
       static_cast<size_t>(b) < route.health.size() ? route.health[b].get() : nullptr;
-  const uint64_t affinity = spec.load_balancer == config::LoadBalancer::ConsistentHash
-                                ? hashAffinityOf(spec, client_.text, req, roll_state)
-                                : 0;
+  const uint64_t affinity = affinityOf(spec, roll_state);
   int previous = -1;  // the endpoint of the failed try: a retry prefers another one
   uint32_t tries = 0;  // tries that reached the policy's judgement (for shouldRetry)
   if (route.retry_budget) route.retry_budget->onRequest(Clock::now());
@@ -867,22 +914,8 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
     int index = -1;
     std::optional<upstream::LoadBalancer::ActiveRequest> in_flight;
     if (balancer) {
-      const auto now = Clock::now();
-      roll_state ^= roll_state << 13, roll_state ^= roll_state >> 7, roll_state ^= roll_state << 17;
-      auto usable_elsewhere = [&](size_t i) {
-        return (!health || health->set.usable(i, now)) && static_cast<int>(i) != previous;
-      };
-      auto usable = [&](size_t i) { return !health || health->set.usable(i, now); };
-      upstream::PickContext pick;
-      pick.hash = affinity ? affinity : roll_state;
-      pick.roll = roll_state;
-      pick.worker = worker_.index();
-      pick.usable = usable_elsewhere;
-      if (previous >= 0 && cluster.size() > 1) index = balancer->pick(pick);
-      if (index < 0) {
-        pick.usable = usable;
-        index = balancer->pick(pick);
-      }
+      roll_state = nextRoll();
+      index = pickEndpoint(route, static_cast<size_t>(b), previous, affinity, roll_state);
       if (index < 0) {
         failure = UpstreamFailure{503, "no_healthy_upstream",
                                   "no healthy endpoint for the backend",
@@ -1087,6 +1120,12 @@ Task<bool> Session::forward(Exchange& x, const RouteRuntime& route,
   co_return co_await relayResponse(x, *rp, conn, route, client_keep, capture);
 }
 
+void Session::decorateResponse(Exchange& x, const config::Route& spec, http::PmrFields& fields) {
+  http::applyHeaderModifier(fields, spec.response_headers);
+  if (!x.cache_result.empty()) fields.set("X-Cache", x.cache_result);
+  addGatewayHeaders(fields, x, spec);
+}
+
 Task<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
                                   std::unique_ptr<upstream::UpstreamConnection>& conn,
                                   const RouteRuntime& route, bool client_keep,
@@ -1134,9 +1173,7 @@ Task<bool> Session::relayResponse(Exchange& x, ResponseParser& rp,
     capture->active = !(rp.content_length() && *rp.content_length() > capture->max_body);
     capture->body.clear();
   }
-  http::applyHeaderModifier(fields, spec.response_headers);
-  if (!x.cache_result.empty()) res.set("X-Cache", x.cache_result);
-  addGatewayHeaders(fields, x, spec);
+  decorateResponse(x, spec, fields);
   if (!client_keep) {
     res.set(bhttp::field::connection, "close");
   } else if (client_http10) {

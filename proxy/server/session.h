@@ -87,6 +87,33 @@ class Session : public std::enable_shared_from_this<Session> {
   // With `capture`, the response is also copied for the cache.
   Task<bool> forward(Exchange& x, const RouteRuntime& route, std::optional<UpstreamFailure>& failure,
                      ResponseCapture* capture = nullptr);
+  // An `Upgrade: websocket` request (session_upgrade.cc): sent to an endpoint on a connection of
+  // its own (never pooled); a 101 is relayed and then bytes both ways until either side closes
+  // or the route's idle timeout passes with no byte either way. Any other answer is relayed as
+  // a normal response. Returns whether the client connection stays open (never after a 101).
+  Task<bool> proxyUpgrade(Exchange& x, const RouteRuntime& route);
+  // The bytes of an upgraded connection, one direction: first what the HTTP reader had already
+  // buffered (`pending`), then whatever arrives, until the source closes or fails. A clean end
+  // towards a plain peer is passed on as a half-close; anything else sets `ended` and cancels
+  // both sockets, which ends the other direction too.
+  Task<void> pump(tls::Stream& from, boost::beast::flat_buffer& pending, tls::Stream& to,
+                  char* buf, size_t cap, std::chrono::milliseconds idle, uint64_t& counted,
+                  bool& ended);
+  // Rewrites the parsed request into what the upstream gets (path rewrite, X-Forwarded-*,
+  // identity headers, host rewrite, the route's request header modifiers); returns the target.
+  // Shared by forward and proxyUpgrade.
+  std::string rewriteForUpstream(Exchange& x, const RouteRuntime& route);
+  // The route's additions to every proxied response head: header modifiers, X-Cache,
+  // RateLimit-*, HSTS and CORS (addGatewayHeaders).
+  void decorateResponse(Exchange& x, const config::Route& spec, http::PmrFields& fields);
+  // Per-thread randomness for weights, balancers and backoff jitter.
+  static uint64_t nextRoll();
+  // ConsistentHash's key for this request (policy.hashOn), or 0 for other balancers.
+  uint64_t affinityOf(const config::Route& spec, uint64_t roll) const;
+  // The endpoint of backend `b` of a route with a balancer: healthy, not ejected, and another
+  // one than `previous` when there is a choice; -1 when none is usable.
+  int pickEndpoint(const RouteRuntime& route, size_t b, int previous, uint64_t affinity,
+                   uint64_t roll) const;
   // A route with policy.cache (session_cache.cc): answers from the cache (HIT), or forwards
   // and stores (MISS), collapsing concurrent misses, serving a stale entry when the upstream
   // fails (STALE), or just forwards (BYPASS).
