@@ -80,6 +80,8 @@ Task<void> runCall(std::shared_ptr<Bundle> bundle, size_t i, Executor ex, Worker
         outcome = gatewayError(502, "bad_gateway", "could not connect to the call's upstream");
         break;
       }
+      // A DNS lookup cannot be cancelled: the bundle may have been answered meanwhile.
+      if (bundle->over) break;
     }
     bundle->active[i] = &conn->stream.socket();
     auto [wec, written] = co_await net::async_write(conn->stream, net::buffer(head), kNoThrow);
