@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "proxy/cache/field_text.h"
+#include "proxy/http/query_pairs.h"
 
 namespace atrium::proxy::cache {
 namespace {
@@ -27,32 +28,6 @@ void appendHeader(std::string& out, std::string_view name,
   appendField(out, trimOws(*value));
 }
 
-int hexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = asciiLower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// The name as an application decodes it (form encoding: "+" is a space). Malformed escapes
-// stay as they are.
-std::string decodeName(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '+') {
-      out += ' ';
-    } else if (raw[i] == '%' && i + 2 < raw.size() && hexDigit(raw[i + 1]) >= 0 &&
-               hexDigit(raw[i + 2]) >= 0) {
-      out += static_cast<char>(hexDigit(raw[i + 1]) * 16 + hexDigit(raw[i + 2]));
-      i += 2;
-    } else {
-      out += raw[i];
-    }
-  }
-  return out;
-}
-
 std::string_view rawName(std::string_view piece) { return piece.substr(0, piece.find('=')); }
 
 struct Param {
@@ -70,7 +45,7 @@ std::vector<Param> splitQuery(std::string_view query) {
     const size_t amp = query.find('&', start);
     const std::string_view piece =
         query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
-    params.push_back({piece, decodeName(rawName(piece))});
+    params.push_back({piece, http::percentDecode(rawName(piece))});
     if (amp == std::string_view::npos) break;
     start = amp + 1;
   }
@@ -90,7 +65,7 @@ bool selected(const Param& p, const std::vector<std::string>& names) {
     const size_t semi = p.raw.find(';', start);
     const std::string_view part =
         p.raw.substr(start, semi == std::string_view::npos ? std::string_view::npos : semi - start);
-    if (namedIn(names, decodeName(rawName(part)))) return true;
+    if (namedIn(names, http::percentDecode(rawName(part)))) return true;
     if (semi == std::string_view::npos) break;
     start = semi + 1;
   }

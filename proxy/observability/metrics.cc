@@ -5,6 +5,7 @@
 #include <map>
 
 #include "proxy/cache/cache_counters.h"
+#include "proxy/observability/prometheus_label.h"
 
 namespace atrium::proxy::observability {
 
@@ -20,19 +21,6 @@ uint32_t methodIndex(std::string_view method) {
   return kMethods.size() - 1;  // bounded cardinality for unknown methods
 }
 
-// Label values are route names and fixed strings; escape anyway, as the format requires.
-std::string label(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
 
 std::string renderCacheCounters(const cache::CacheCounters& c) {
   std::string out;
@@ -173,7 +161,7 @@ void RouteMetrics::render(const std::string& route, RouteSeriesText& out) const 
   std::string& durations = out.durations;
   std::string& upstream_errors = out.upstream_errors;
   std::string& auth_failures = out.auth_failures;
-  const std::string r = label(route);
+  const std::string r = escapeLabel(route);
   std::map<uint32_t, uint64_t> by_key;
   uint64_t overflow = 0, sum_us = 0, count = 0;
   std::array<uint64_t, kBuckets.size() + 1> buckets{};
@@ -292,7 +280,8 @@ std::string Metrics::renderPrometheus() const {
     const auto b = key.find('\0', a + 1);
     consumers += fmt::format(
         "atrium_consumer_requests_total{{consumer=\"{}\",route=\"{}\",code=\"{}\"}} {}\n",
-        label(key.substr(0, a)), label(key.substr(a + 1, b - a - 1)), key.substr(b + 1), n);
+        escapeLabel(key.substr(0, a)), escapeLabel(key.substr(a + 1, b - a - 1)),
+        key.substr(b + 1), n);
   }
   std::string out;
   out += "# HELP atrium_requests_total Requests answered, by route, method and status code.\n";

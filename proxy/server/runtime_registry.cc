@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "proxy/observability/prometheus_label.h"
+
 namespace atrium::proxy::server {
 
 void RuntimeRegistry::beginBuild() {
@@ -61,8 +63,9 @@ std::string RuntimeRegistry::renderMetrics() const {
       "2 half-open).\n# TYPE atrium_circuit_state gauge\n";
   std::lock_guard lock(mu_);
   for (const auto& [key, entry] : breakers_) {
-    out += fmt::format("atrium_circuit_state{{route=\"{}\",backend=\"{}\"}} {}\n", key.first,
-                       key.second, static_cast<int>(entry.breaker->state()));
+    out += fmt::format("atrium_circuit_state{{route=\"{}\",backend=\"{}\"}} {}\n",
+                       observability::escapeLabel(key.first),
+                       observability::escapeLabel(key.second), static_cast<int>(entry.breaker->state()));
   }
   out += "# HELP atrium_outlier_ejections_total Endpoints taken out of rotation by passive outlier "
          "detection, by backend.\n# TYPE atrium_outlier_ejections_total counter\n";
@@ -71,9 +74,11 @@ std::string RuntimeRegistry::renderMetrics() const {
       "detection.\n# TYPE atrium_endpoints_ejected gauge\n";
   const auto now = std::chrono::steady_clock::now();
   for (const auto& [cluster, health] : health_) {
-    out += fmt::format("atrium_outlier_ejections_total{{backend=\"{}\"}} {}\n", cluster,
+    out += fmt::format("atrium_outlier_ejections_total{{backend=\"{}\"}} {}\n",
+                       observability::escapeLabel(cluster),
                        health->ejections.load(std::memory_order_relaxed));
-    ejected += fmt::format("atrium_endpoints_ejected{{backend=\"{}\"}} {}\n", cluster,
+    ejected += fmt::format("atrium_endpoints_ejected{{backend=\"{}\"}} {}\n",
+                           observability::escapeLabel(cluster),
                            health->set.ejectedCount(now));
   }
   return out + ejected;

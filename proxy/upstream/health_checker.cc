@@ -30,6 +30,7 @@
 
 #include "proxy/io_types.h"
 #include "proxy/tls/tls_server.h"
+#include "proxy/observability/prometheus_label.h"
 
 namespace atrium::proxy::upstream {
 
@@ -54,19 +55,6 @@ std::string endpointName(const std::string& host, uint16_t port) {
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-// Label values are cluster names and addresses; escape anyway, as the format requires.
-std::string label(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
 
 // Everything but the HealthSet: a target whose settings are unchanged keeps its loops.
 bool sameSettings(const HealthTarget& a, const HealthTarget& b) {
@@ -426,7 +414,7 @@ std::string HealthChecker::renderMetrics() const {
       "# HELP atrium_health_checks_total Active health checks of upstream endpoints, by result.\n"
       "# TYPE atrium_health_checks_total counter\n";
   for (const auto& [cluster, p] : published_) {
-    const std::string c = label(cluster);
+    const std::string c = observability::escapeLabel(cluster);
     out += fmt::format("atrium_health_checks_total{{cluster=\"{}\",result=\"pass\"}} {}\n", c,
                        p.counters->pass.load(std::memory_order_relaxed));
     out += fmt::format("atrium_health_checks_total{{cluster=\"{}\",result=\"fail\"}} {}\n", c,
@@ -436,10 +424,11 @@ std::string HealthChecker::renderMetrics() const {
       "# HELP atrium_endpoint_healthy Whether active health checks consider an endpoint healthy.\n"
       "# TYPE atrium_endpoint_healthy gauge\n";
   for (const auto& [cluster, p] : published_) {
-    const std::string c = label(cluster);
+    const std::string c = observability::escapeLabel(cluster);
     for (size_t i = 0; p.health && i < p.endpoint_names.size(); ++i) {
       out += fmt::format("atrium_endpoint_healthy{{cluster=\"{}\",endpoint=\"{}\"}} {}\n", c,
-                         label(p.endpoint_names[i]), (*p.health)[i].healthy() ? 1 : 0);
+                         observability::escapeLabel(p.endpoint_names[i]),
+                         (*p.health)[i].healthy() ? 1 : 0);
     }
   }
   return out;
