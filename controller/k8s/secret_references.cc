@@ -27,6 +27,25 @@ void collect(const nlohmann::json& node, const std::string& ns, std::set<std::st
   }
 }
 
+// An Ingress's basic-auth Secret (auth-secret: "name" or "namespace/name"), under either
+// prefix. Only the Ingress's own namespace counts: the translator refuses any other.
+void collectAuthSecret(const KubeObject& ingress, std::set<std::string>& out) {
+  auto metadata = ingress.body.find("metadata");
+  if (metadata == ingress.body.end() || !metadata->is_object()) return;
+  auto annotations = metadata->find("annotations");
+  if (annotations == metadata->end() || !annotations->is_object()) return;
+  for (const char* key : {"nginx.ingress.kubernetes.io/auth-secret", "atrium.dev/auth-secret"}) {
+    auto it = annotations->find(key);
+    if (it == annotations->end() || !it->is_string()) continue;
+    std::string name = it->get<std::string>();
+    if (const auto slash = name.find('/'); slash != std::string::npos) {
+      if (name.substr(0, slash) != ingress.ns) continue;
+      name = name.substr(slash + 1);
+    }
+    if (!name.empty()) out.insert(ingress.ns + "/" + name);
+  }
+}
+
 }  // namespace
 
 std::set<std::string> referencedSecrets(const ObjectStore& objects,
@@ -37,6 +56,7 @@ std::set<std::string> referencedSecrets(const ObjectStore& objects,
     for (const auto& [key, object] : objects.all(kind)) {
       auto spec = object.body.find("spec");
       if (spec != object.body.end()) collect(*spec, object.ns, out);
+      if (std::string_view(kind) == "Ingress") collectAuthSecret(object, out);
     }
   }
   return out;

@@ -9,7 +9,8 @@
 
 namespace atrium::controller::k8s {
 
-// "namespace/name" of every Secret referred to by an Ingress (spec.tls[].secretName), an
+// "namespace/name" of every Secret referred to by an Ingress (spec.tls[].secretName, and the
+// auth-secret annotation of its own namespace), an
 // APIRoute or an APIConsumer (any `secretName` string or `*SecretRef`/`secretRef` object's
 // `name` in their spec, in the object's own namespace), plus `default_tls_secret` ("NS/NAME",
 // may be empty). Generic on purpose: a new Secret-bearing field is covered without a change.

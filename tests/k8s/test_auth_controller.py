@@ -214,3 +214,39 @@ def test_jwt_route_with_hmac_secret_and_consumer_subject(cluster, namespace, ech
         r = answer(token)
         assert r.status == 401 and r.json()["error"]["code"] == "unauthorized", r
     assert good not in gw.stderr()
+
+
+
+# htpasswd lines as `htpasswd -B` writes them (bcrypt, cost 5, precomputed): alice's password
+# is "alice-secret"; after the Secret is rotated it holds demo, password "demo-password".
+ALICE_LINE = "alice:$2y$05$B.MCsaePBZ9prN1mXBzdLu6rXfaG7jANyqMFgU9i6PUsgBHlugLsC"
+DEMO_LINE = "demo:$2y$05$nzMNGYjsMEWmlO7ZrTyteud3f.jdupnODow2C1cc06GOPILnU9bpy"
+NGINX = "nginx.ingress.kubernetes.io/"
+
+
+def test_ingress_nginx_basic_auth_secret_is_fetched_and_followed(cluster, namespace, echo,
+                                                                gateways):
+    """An ingress-nginx Ingress with auth-type: basic. Controller mode keeps only the Secrets
+    that objects refer to, so the annotation's Secret must count as one (else: 503)."""
+    a = echo("echo-basic")
+    host = "basic.k8s.example.com"
+    ingress = h.ingress("private", [{"host": host, "paths": [h.ingress_path("/", "svc", a.port)]}],
+                        namespace=namespace,
+                        annotations={f"{NGINX}auth-type": "basic",
+                                     f"{NGINX}auth-secret": "htpasswd",
+                                     f"{NGINX}auth-realm": "Private"})
+    apply(cluster, [external_service("svc", a.port, namespace),
+                    opaque_secret("htpasswd", namespace, auth=ALICE_LINE + "\n"), ingress])
+    gw = gateways(cluster.kubeconfig, "--watch-namespace", namespace, "--leader-elect=false")
+
+    wait_status(gw, "/", 200, "alice accepted", host=host, auth=basic("alice", "alice-secret"))
+    r = gw.get("/", host=host)
+    assert r.status == 401 and r.header("WWW-Authenticate") == 'Basic realm="Private"', r
+    assert status(gw, "/", host=host, auth=basic("alice", "wrong")) == 401
+
+    # The Secret rotated with kubectl apply: the new user gets in, the old one no longer.
+    apply(cluster, [opaque_secret("htpasswd", namespace, auth=DEMO_LINE + "\n")])
+    wait_status(gw, "/", 200, "rotated htpasswd accepted", host=host,
+                auth=basic("demo", "demo-password"))
+    assert status(gw, "/", host=host, auth=basic("alice", "alice-secret")) == 401
+    assert "alice-secret" not in gw.stderr() and "$2y$" not in gw.stderr()

@@ -39,5 +39,23 @@ TEST(SecretReferences, CollectsEveryReferenceInTheObjectsNamespace) {
   EXPECT_TRUE(referencedSecrets(ObjectStore(), "").empty());
 }
 
+TEST(SecretReferences, IngressBasicAuthSecretOfItsOwnNamespace) {
+  ObjectStore store;
+  auto withAnnotations = [](KubeObject o, nlohmann::json annotations) {
+    o.body["metadata"]["annotations"] = std::move(annotations);
+    return o;
+  };
+  store.upsert(withAnnotations(object("Ingress", "web", "private", nlohmann::json::object()),
+                               {{"nginx.ingress.kubernetes.io/auth-type", "basic"},
+                                {"nginx.ingress.kubernetes.io/auth-secret", "htpasswd"}}));
+  store.upsert(withAnnotations(object("Ingress", "web", "qualified", nlohmann::json::object()),
+                               {{"atrium.dev/auth-secret", "web/other-users"}}));
+  // Another namespace's Secret is refused by the translator: never fetched either.
+  store.upsert(withAnnotations(object("Ingress", "web", "foreign", nlohmann::json::object()),
+                               {{"nginx.ingress.kubernetes.io/auth-secret", "kube-system/admin"}}));
+  EXPECT_EQ(referencedSecrets(store, ""),
+            (std::set<std::string>{"web/htpasswd", "web/other-users"}));
+}
+
 }  // namespace
 }  // namespace atrium::controller::k8s
