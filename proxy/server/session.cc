@@ -681,8 +681,8 @@ Task<bool> Session::handleRequest() {
     finish(x);
     co_return kept;
   }
-  if (!spec.cache && http::isWebSocketUpgrade(x.method, req.version(),
-                                                  static_cast<const http::PmrFields&>(req))) {
+  if (!spec.cache && !spec.aggregate &&
+      http::isWebSocketUpgrade(x.method, req.version(), static_cast<const http::PmrFields&>(req))) {
     // The connection is the WebSocket's from here on; it closes when the WebSocket does.
     const bool kept = co_await proxyUpgrade(x, route);
     finish(x);

@@ -256,3 +256,15 @@ def test_each_part_is_bounded(scripted, gateway):
     assert "65536" in doc["big"]["error"]["message"]
     assert doc["small"] == {"fine": True}
     assert len(r.body) < 2000
+
+
+def test_an_upgrade_request_gets_the_bundle_not_a_websocket(scripted, gateway):
+    a = scripted(body={"a": 1})
+    g = gateway({"svc.yaml": service_docs("sa", [a.port]),
+                 "route.yaml": bundle_route([call("a", "sa")])})
+    r = g.get("/bundle", host=HOST, headers={
+        "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    assert r.status == 200 and r.json()["a"] == {"a": 1}, r
+    headers = a.requests[-1][2]
+    assert "upgrade" not in headers
