@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/controller/translator/field_reports.h"
+
 namespace atrium::controller::translator {
 namespace {
 
@@ -17,22 +19,11 @@ using nlohmann::json;
 
 const std::string kPath = "spec.rules[0].policy.cache";
 
-struct Outcome {
-  std::optional<config::CachePolicy> policy;
-  std::vector<std::string> errors;    // "field: message"
-  std::vector<std::string> warnings;  // "field: message"
-};
+using Outcome = field_reports::ReadOutcome<config::CachePolicy>;
 
 Outcome read(const json& cache, const config::CachePolicy& base = {}) {
-  const KubeObject object{"APIRoute", "atrium.dev/v1alpha1", "shop", "orders", "", {}};
-  Diagnostics diagnostics;
-  FieldReader r(object, diagnostics);
-  Outcome out;
-  out.policy = readCachePolicy(r, cache, kPath, base);
-  for (const auto& d : diagnostics) {
-    (d.warning ? out.warnings : out.errors).push_back(d.field + ": " + d.message);
-  }
-  return out;
+  return field_reports::readOutcome<config::CachePolicy>(
+      [&](FieldReader& r) { return readCachePolicy(r, cache, kPath, base); });
 }
 
 // The single error of {field: value}.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "src/config/snapshot_json.h"
+#include "tests/unit/controller/translator/field_reports.h"
 #include "tests/unit/controller/translator/translate_yaml.h"
 
 namespace atrium::controller::translator {
@@ -23,22 +24,11 @@ using Strings = std::vector<std::string>;
 
 const std::string kPath = "spec.rules[0].policy.cors";
 
-struct Outcome {
-  std::optional<config::CorsPolicy> policy;
-  Strings errors;    // "field: message"
-  Strings warnings;  // "field: message"
-};
+using Outcome = field_reports::ReadOutcome<config::CorsPolicy>;
 
 Outcome read(const json& cors, const config::CorsPolicy& base = {}) {
-  const KubeObject object{"APIRoute", "atrium.dev/v1alpha1", "shop", "orders", "", {}};
-  Diagnostics diagnostics;
-  FieldReader r(object, diagnostics);
-  Outcome out;
-  out.policy = readCorsPolicy(r, cors, kPath, base);
-  for (const auto& d : diagnostics) {
-    (d.warning ? out.warnings : out.errors).push_back(d.field + ": " + d.message);
-  }
-  return out;
+  return field_reports::readOutcome<config::CorsPolicy>(
+      [&](FieldReader& r) { return readCorsPolicy(r, cors, kPath, base); });
 }
 
 // The single error of {field: value}.

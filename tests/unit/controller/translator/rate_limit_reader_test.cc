@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/controller/translator/field_reports.h"
+
 namespace atrium::controller::translator {
 namespace {
 
@@ -16,22 +18,11 @@ using nlohmann::json;
 
 const std::string kPath = "spec.policy.rateLimit";
 
-struct Outcome {
-  std::optional<config::RateLimitPolicy> policy;
-  std::vector<std::string> errors;    // "field: message"
-  std::vector<std::string> warnings;  // "field: message"
-};
+using Outcome = field_reports::ReadOutcome<config::RateLimitPolicy>;
 
 Outcome readPolicy(const json& rate_limit, const std::string& scope = "shop/orders") {
-  const KubeObject object{"APIRoute", "atrium.dev/v1alpha1", "shop", "orders", "", {}};
-  Diagnostics diagnostics;
-  FieldReader r(object, diagnostics);
-  Outcome out;
-  out.policy = readRateLimitPolicy(r, rate_limit, kPath, scope);
-  for (const auto& d : diagnostics) {
-    (d.warning ? out.warnings : out.errors).push_back(d.field + ": " + d.message);
-  }
-  return out;
+  return field_reports::readOutcome<config::RateLimitPolicy>(
+      [&](FieldReader& r) { return readRateLimitPolicy(r, rate_limit, kPath, scope); });
 }
 
 // The single error of a policy with one limit {requests: 1, period: 1s} changed by `limit`.

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/controller/translator/field_reports.h"
+
 namespace atrium::controller::translator {
 namespace {
 
@@ -16,22 +18,11 @@ using nlohmann::json;
 
 const std::string kPolicy = "spec.policy";
 
-struct Reports {
-  std::vector<std::string> errors;    // "field: message"
-  std::vector<std::string> warnings;  // "field: message"
-};
+using Reports = field_reports::FieldReports;
 
-// Runs `read` with a FieldReader and collects what it reported.
 template <typename Read>
 auto run(Read&& read, Reports& reports) {
-  const KubeObject object{"APIRoute", "atrium.dev/v1alpha1", "shop", "orders", "", {}};
-  Diagnostics diagnostics;
-  FieldReader r(object, diagnostics);
-  auto out = read(r);
-  for (const auto& d : diagnostics) {
-    (d.warning ? reports.warnings : reports.errors).push_back(d.field + ": " + d.message);
-  }
-  return out;
+  return field_reports::readReporting(read, reports);
 }
 
 const std::string kRetries = kPolicy + ".retries";
