@@ -72,6 +72,15 @@ def gw(request, tmp_path_factory):
         # Its canary takes the main Ingress's authentication.
         canary("basic-auth-canary", "auth.example.com", "canary",
                {N + "canary-by-header": "X-Canary"}),
+        main("cors", "cors.example.com",
+             annotations={N + "enable-cors": "true",
+                          N + "cors-allow-origin": "https://app.example.com",
+                          N + "cors-allow-methods": "GET, PUT", N + "cors-max-age": "600"}),
+        main("limited", "limited.example.com",
+             annotations={N + "limit-rpm": "3", N + "limit-burst-multiplier": "1",
+                          N + "denylist-source-range": "10.0.0.0/8"}),
+        main("snippets", "snippet.example.com",
+             annotations={N + "configuration-snippet": "return 200 'pwned';"}),
     ]
     workdir = tmp_path_factory.mktemp("ingress-nginx")
     try:
@@ -177,3 +186,30 @@ def test_basic_auth_from_an_htpasswd_secret(gw):
     log = gw.stderr()
     assert '"carol"' in log
     assert "W6ph5Mm5" not in log and "B.MCsaePBZ9" not in log
+
+
+def test_enable_cors_annotations(gw):
+    preflight = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "PUT"}
+    r = http_request(gw.port, "OPTIONS", "/x", host="cors.example.com", headers=preflight)
+    assert r.status == 204, r
+    assert r.header("Access-Control-Allow-Origin") == "https://app.example.com"
+    assert r.header("Access-Control-Allow-Methods") == "GET, PUT"
+    assert r.header("Access-Control-Max-Age") == "600"
+    r = http_request(gw.port, "OPTIONS", "/x", host="cors.example.com",
+                     headers={**preflight, "Origin": "https://evil.example.com"})
+    assert r.status == 403
+    r = http_request(gw.port, "GET", "/x", host="cors.example.com",
+                     headers={"Origin": "https://app.example.com"})
+    assert r.status == 200 and r.header("Access-Control-Allow-Origin") == "https://app.example.com"
+
+
+def test_limit_rpm_annotation_and_snippets_never_run(gw):
+    statuses = [http_request(gw.port, "GET", "/", host="limited.example.com").status
+                for _ in range(5)]
+    assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429], statuses
+    r = http_request(gw.port, "GET", "/", host="limited.example.com")
+    assert r.json()["error"]["code"] == "rate_limited" and r.header("Retry-After")
+    # The snippet is refused (reported), the Ingress served without it.
+    r = http_request(gw.port, "GET", "/", host="snippet.example.com")
+    assert r.status == 200 and b"pwned" not in r.body
+    assert "configuration-snippet" in gw.stderr()
