@@ -637,6 +637,23 @@ void warnUnauthenticatedLimits(FieldReader& r, const PolicyFields& policy,
   }
 }
 
+// The policy's fields on a route, as read (the load balancer is set by the caller, which also
+// judges the hashOn it needs).
+void applyPolicy(const PolicyFields& policy, config::Route& route) {
+  route.timeouts = policy.timeouts;
+  route.max_request_body_bytes = policy.max_body;
+  route.ip_allow = policy.ip_allow;
+  route.ip_deny = policy.ip_deny;
+  route.auth = policy.auth;
+  route.rate_limit = policy.rate_limit;
+  route.cache = policy.cache;
+  route.cors = policy.cors;
+  route.retries = policy.retries;
+  route.circuit_breaker = policy.circuit_breaker;
+  route.health_check = policy.health_check;
+  route.fallback = policy.fallback;
+}
+
 bool readBackends(TranslationContext& ctx, FieldReader& r, const KubeObject& object,
                   const nlohmann::json& rule, const std::string& path, config::Route& route) {
   const auto* backends = r.array(rule, path, "backends");
@@ -777,21 +794,10 @@ void translateAPIRoute(TranslationContext& ctx, const KubeObject& object) {
     }
     if (r.errorCount() != errors_before) continue;  // this rule is left out; the others apply
     if (policy.rate_limit && !policy.auth) warnUnauthenticatedLimits(r, policy, warned_limits);
-    route.timeouts = policy.timeouts;
-    route.max_request_body_bytes = policy.max_body;
-    route.ip_allow = policy.ip_allow;
-    route.ip_deny = policy.ip_deny;
+    applyPolicy(policy, route);
     route.https_redirect = https_redirect;
     route.hsts = hsts;
     route.client_cert_required = client_cert_required;
-    route.auth = policy.auth;
-    route.rate_limit = policy.rate_limit;
-    route.cache = policy.cache;
-    route.cors = policy.cors;
-    route.retries = policy.retries;
-    route.circuit_breaker = policy.circuit_breaker;
-    route.health_check = policy.health_check;
-    route.fallback = policy.fallback;
     for (const auto& host : hostnames) ctx.addRoute(host, route);
   }
   // A hashOn written where no rule balances by ConsistentHash (a route-wide one that rules
@@ -822,6 +828,43 @@ void translateAPIRoutes(TranslationContext& ctx) {
       translateAPIRoute(ctx, object);
     }
   }
+}
+
+std::optional<config::Route> apiRoutePolicy(TranslationContext& ctx, const std::string& ns,
+                                            const std::string& name,
+                                            const std::string& rate_limit_scope,
+                                            std::string& problem) {
+  // Another object's content: an Ingress that reads it is never reused from the cache.
+  if (ctx.recording) ctx.recording->uncacheable = true;
+  const KubeObject* object = ctx.objects.find("APIRoute", ns, name);
+  if (!object) {
+    problem = "APIRoute " + ns + "/" + name + " not found";
+    return std::nullopt;
+  }
+  // What is wrong with the policy is reported on the APIRoute itself, once.
+  Diagnostics own;
+  FieldReader r(*object, own);
+  const auto* spec = r.object(object->body, "", "spec");
+  const nlohmann::json* policy = spec ? r.object(*spec, "spec", "policy") : nullptr;
+  if (!policy) {
+    problem = "APIRoute " + ns + "/" + name + " has no spec.policy";
+    return std::nullopt;
+  }
+  const PolicyFields fields = readPolicy(ctx, r, policy, "spec.policy", PolicyFields{},
+                                         rate_limit_scope);
+  if (r.errorCount() > 0) {
+    problem = "the spec.policy of APIRoute " + ns + "/" + name + " is invalid (see that object)";
+    return std::nullopt;
+  }
+  config::Route out;
+  applyPolicy(fields, out);
+  out.load_balancer = fields.load_balancer.value_or(config::LoadBalancer::RoundRobin);
+  if (out.load_balancer == config::LoadBalancer::ConsistentHash) {
+    const HashKey key = fields.hash_on.value_or(HashKey{});
+    out.hash_on = key.on;
+    out.hash_on_name = key.name;
+  }
+  return out;
 }
 
 }  // namespace atrium::controller::translator

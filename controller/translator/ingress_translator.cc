@@ -37,11 +37,26 @@ struct IngressAnnotations {
   std::optional<config::RateLimitPolicy> rate_limit;
   std::optional<config::CorsPolicy> cors;
   std::optional<IngressBasicAuthAnnotations> basic_auth;
+  // atrium.dev/policy: an APIRoute of the namespace whose spec.policy applies (its field path
+  // for reports, and the policy once read).
+  std::optional<std::string> policy_name;
+  std::string policy_field;
+  std::optional<config::Route> policy;
   // The authentication asked for cannot be applied: the routes answer 503 (as ingress-nginx
   // does) rather than fall through to a less specific route that would serve them without it.
   bool deny = false;
   bool ok = true;  // false: an annotation is unusable and the Ingress must not be served
 };
+
+// A Kubernetes object name (DNS-1123 subdomain): lower-case letters, digits, '-' and '.'.
+bool isObjectName(const std::string& v) {
+  if (v.empty() || v.size() > 253) return false;
+  for (char c : v) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+  }
+  return std::isalnum(static_cast<unsigned char>(v.front())) &&
+         std::isalnum(static_cast<unsigned char>(v.back()));
+}
 
 bool parseBool(const std::string& v, bool& out) {
   if (v == "true" || v == "True") return out = true, true;
@@ -389,9 +404,13 @@ IngressAnnotations readAnnotations(FieldReader& r, const nlohmann::json& annotat
                key == "cors-allow-credentials" || key == "cors-max-age") {
       cors.values[key] = {field, v};
     } else if (key == "policy") {
-      // Serving the Ingress without the policy it asks for could expose it unauthenticated.
-      r.error(field, "APIRoute policies on Ingresses are not supported by this version yet");
-      a.ok = false;
+      if (!isObjectName(v)) {
+        r.error(field, "must be the name of an APIRoute of the Ingress's namespace");
+        a.ok = false;
+      } else {
+        a.policy_name = v;
+        a.policy_field = field;
+      }
     } else if (key.size() > 8 && key.compare(key.size() - 8, 8, "-snippet") == 0) {
       // Snippets are nginx configuration pasted into the proxy: whoever may write an Ingress
       // could run anything (ingress-nginx disables them by default for that reason). The rest
@@ -528,13 +547,32 @@ config::Route baseRoute(IngressContext& ic) {
   route.object_rank = ic.ctx.rankOf(ic.object);
   route.rule_index = ic.next_index++;
   const auto& a = ic.annotations;
+  if (a.policy) {
+    // The APIRoute's policy first; the Ingress's own annotations then override what they set.
+    const config::Route& p = *a.policy;
+    route.timeouts = p.timeouts;
+    route.max_request_body_bytes = p.max_request_body_bytes;
+    route.ip_allow = p.ip_allow;
+    route.ip_deny = p.ip_deny;
+    route.auth = p.auth;
+    route.rate_limit = p.rate_limit;
+    route.cache = p.cache;
+    route.cors = p.cors;
+    route.retries = p.retries;
+    route.circuit_breaker = p.circuit_breaker;
+    route.health_check = p.health_check;
+    route.load_balancer = p.load_balancer;
+    route.hash_on = p.hash_on;
+    route.hash_on_name = p.hash_on_name;
+    route.fallback = p.fallback;
+  }
   if (a.connect_ms) route.timeouts.connect_ms = *a.connect_ms;
   if (a.read_ms) route.timeouts.request_ms = route.timeouts.idle_ms = *a.read_ms;
   if (a.body_limit) route.max_request_body_bytes = *a.body_limit;
-  route.ip_allow = a.allow_cidrs;
-  route.ip_deny = a.deny_cidrs;
-  route.rate_limit = a.rate_limit;
-  route.cors = a.cors;
+  if (!a.allow_cidrs.empty()) route.ip_allow = a.allow_cidrs;
+  if (!a.deny_cidrs.empty()) route.ip_deny = a.deny_cidrs;
+  if (a.rate_limit) route.rate_limit = a.rate_limit;
+  if (a.cors) route.cors = a.cors;
   return route;
 }
 
@@ -628,6 +666,17 @@ void translateIngress(TranslationContext& ctx, const KubeObject& object) {
   IngressContext ic{ctx, r, object,
                     readAnnotations(r, jsonAt(metadata, "annotations"), object.displayName())};
   if (!ic.annotations.ok) return;
+  if (ic.annotations.policy_name) {
+    std::string problem;
+    // Rate limits of the policy count in buckets of this Ingress's own.
+    ic.annotations.policy = apiRoutePolicy(ctx, object.ns, *ic.annotations.policy_name,
+                                           "Ingress " + object.key(), problem);
+    if (!ic.annotations.policy) {
+      // Serving the Ingress without the policy it asks for could expose it unauthenticated.
+      r.error(ic.annotations.policy_field, problem + "; the Ingress is not served without it");
+      return;
+    }
+  }
 
   std::vector<std::pair<std::string, config::Route>> produced;  // host, route
   std::vector<std::string> hosts_seen;

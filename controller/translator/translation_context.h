@@ -112,6 +112,13 @@ struct TranslationContext {
 
 void translateIngresses(TranslationContext& ctx);
 void translateAPIRoutes(TranslationContext& ctx);
+// The spec.policy of APIRoute ns/name as fields of a route (an Ingress's atrium.dev/policy),
+// with rate limits counted under `rate_limit_scope`. nullopt and `problem` when the APIRoute is
+// missing or its policy is invalid (the Ingress is then not served without it).
+std::optional<config::Route> apiRoutePolicy(TranslationContext& ctx, const std::string& ns,
+                                            const std::string& name,
+                                            const std::string& rate_limit_scope,
+                                            std::string& problem);
 // TLS hosts and certificates of the objects of our class (after the routes), and the default
 // certificate (--default-tls-secret).
 void translateTls(TranslationContext& ctx, config::ConfigSnapshot& snapshot);

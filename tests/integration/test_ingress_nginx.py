@@ -81,7 +81,18 @@ def gw(request, tmp_path_factory):
                           N + "denylist-source-range": "10.0.0.0/8"}),
         main("snippets", "snippet.example.com",
              annotations={N + "configuration-snippet": "return 200 'pwned';"}),
+        # atrium.dev/policy under its nginx alias: the APIRoute's spec.policy applies.
+        main("with-policy", "policy.example.com", annotations={N + "policy": "shop-policy"}),
     ]
+    policy_holder = {
+        "apiVersion": "atrium.dev/v1alpha1", "kind": "APIRoute",
+        "metadata": {"name": "shop-policy", "namespace": "default"},
+        "spec": {"hostnames": ["policy-holder.example.com"],
+                 "policy": {"rateLimit": {"limits": [{"requests": 2, "period": "1m",
+                                                      "key": "ClientIP"}]},
+                            "cors": {"allowOrigins": ["https://shop.example.com"]}},
+                 "rules": [{"directResponse": {"status": 204}}]}}
+    ingresses.append(policy_holder)
     workdir = tmp_path_factory.mktemp("ingress-nginx")
     try:
         atrium = Atrium(workdir, {"services.yaml": docs, "secret.yaml": secret,
@@ -213,3 +224,15 @@ def test_limit_rpm_annotation_and_snippets_never_run(gw):
     r = http_request(gw.port, "GET", "/", host="snippet.example.com")
     assert r.status == 200 and b"pwned" not in r.body
     assert "configuration-snippet" in gw.stderr()
+
+
+def test_policy_annotation_attaches_an_apiroute_policy(gw):
+    r = http_request(gw.port, "GET", "/", host="policy.example.com",
+                     headers={"Origin": "https://shop.example.com"})
+    assert r.status == 200 and r.header("Access-Control-Allow-Origin") == "https://shop.example.com"
+    assert r.header("RateLimit-Limit") == "2"
+    assert http_request(gw.port, "GET", "/", host="policy.example.com").status == 200
+    r = http_request(gw.port, "GET", "/", host="policy.example.com")
+    assert r.status == 429 and r.json()["error"]["code"] == "rate_limited"
+    # The APIRoute's own rule counts in buckets of its own.
+    assert http_request(gw.port, "GET", "/", host="policy-holder.example.com").status == 204
