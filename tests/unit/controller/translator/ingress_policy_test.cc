@@ -43,13 +43,7 @@ spec:
     http:
       paths:
       - {path: /, pathType: Prefix, backend: {service: {name: svc, port: {number: 80}}}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: svc, namespace: shop}
-spec:
-  ports: [{port: 80}]
-)";
+)" + kService;
 }
 
 TEST(IngressPolicy, TheAPIRoutePolicyAppliesToTheIngressRoutes) {
