@@ -541,31 +541,14 @@ std::optional<config::WeightedBackend> readBackend(IngressContext& ic,
 }
 
 config::Route baseRoute(IngressContext& ic) {
-  config::Route route;
+  const auto& a = ic.annotations;
+  // The APIRoute's policy first (atrium.dev/policy: a route holding only policy fields); the
+  // Ingress's own annotations then override what they set.
+  config::Route route = a.policy ? *a.policy : config::Route{};
   route.name = ic.object.key();
   route.source = ic.object.displayName();
   route.object_rank = ic.ctx.rankOf(ic.object);
   route.rule_index = ic.next_index++;
-  const auto& a = ic.annotations;
-  if (a.policy) {
-    // The APIRoute's policy first; the Ingress's own annotations then override what they set.
-    const config::Route& p = *a.policy;
-    route.timeouts = p.timeouts;
-    route.max_request_body_bytes = p.max_request_body_bytes;
-    route.ip_allow = p.ip_allow;
-    route.ip_deny = p.ip_deny;
-    route.auth = p.auth;
-    route.rate_limit = p.rate_limit;
-    route.cache = p.cache;
-    route.cors = p.cors;
-    route.retries = p.retries;
-    route.circuit_breaker = p.circuit_breaker;
-    route.health_check = p.health_check;
-    route.load_balancer = p.load_balancer;
-    route.hash_on = p.hash_on;
-    route.hash_on_name = p.hash_on_name;
-    route.fallback = p.fallback;
-  }
   if (a.connect_ms) route.timeouts.connect_ms = *a.connect_ms;
   if (a.read_ms) route.timeouts.request_ms = route.timeouts.idle_ms = *a.read_ms;
   if (a.body_limit) route.max_request_body_bytes = *a.body_limit;

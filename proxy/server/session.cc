@@ -31,15 +31,9 @@
 
 namespace atrium::proxy::server {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
 using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
 
 namespace {
-
-constexpr auto kNoThrow = net::as_tuple(net::use_awaitable_t<Executor>{});
 
 // Header lookups for the router, over the parsed request.
 class FieldsHeaderSource : public router::HeaderSource {
@@ -124,7 +118,6 @@ bool isStaleConnectionError(const boost::system::error_code& ec) {
 }
 
 }  // namespace
-
 
 Session::Session(Worker& worker, Socket socket, bool tls)
     : worker_(worker), stream_(std::move(socket)), tls_(tls) {

@@ -21,14 +21,10 @@
 
 namespace atrium::proxy::server {
 
-namespace net = boost::asio;
-namespace bhttp = boost::beast::http;
 using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
 
 namespace {
 
-constexpr auto kNoThrow = net::as_tuple(net::use_awaitable_t<Executor>{});
 constexpr uint32_t kMaxCallHeaderBytes = 64 * 1024;
 
 // The state the bundle's calls share with the request that waits for them. Calls that are
@@ -63,9 +59,9 @@ bool isStale(const boost::system::error_code& ec) {
 // One call: a pooled connection (or a new one if the pooled one turns out closed), the request
 // head, and the whole response, its body bounded by `max_body`.
 Task<void> runCall(std::shared_ptr<Bundle> bundle, size_t i, Executor ex, Worker& worker,
-                   const upstream::Cluster& cluster, std::string head, bool head_request,
-                   uint64_t max_body, std::shared_ptr<observability::RouteMetrics> metrics) {
-  const upstream::EndpointTarget& endpoint = cluster.pick();
+                   const upstream::Cluster& cluster, const upstream::EndpointTarget& endpoint,
+                   std::string head, bool head_request, uint64_t max_body,
+                   std::shared_ptr<observability::RouteMetrics> metrics) {
   aggregate::CallOutcome outcome;
   std::unique_ptr<upstream::UpstreamConnection> conn;
   for (int attempt = 0; attempt < 2 && !bundle->over; ++attempt) {
@@ -190,7 +186,8 @@ Task<bool> Session::serveAggregate(Exchange& x, const RouteRuntime& route,
     } else if (!targets[i]) {
       bundle->outcomes[i] = gatewayError(502, "bad_gateway", "the call's target could not be built");
     } else {
-      fields.set(bhttp::field::host, callHost(cluster->pick(), *cluster, client_host));
+      const upstream::EndpointTarget& endpoint = cluster->pick();
+      fields.set(bhttp::field::host, callHost(endpoint, *cluster, client_host));
       if (call.method == "POST" || call.method == "PUT" || call.method == "PATCH") {
         fields.set(bhttp::field::content_length, "0");
       } else {
@@ -200,8 +197,9 @@ Task<bool> Session::serveAggregate(Exchange& x, const RouteRuntime& route,
       http::appendRequestHead(head, call.method, *targets[i], fields);
       ++bundle->pending;
       net::co_spawn(stream_.get_executor(),
-                    runCall(bundle, i, stream_.get_executor(), worker_, *cluster, std::move(head), call.method == "HEAD",
-                            agg.max_call_body_bytes, route.metrics),
+                    runCall(bundle, i, stream_.get_executor(), worker_, *cluster, endpoint,
+                            std::move(head), call.method == "HEAD", agg.max_call_body_bytes,
+                            route.metrics),
                     net::detached);
       continue;
     }

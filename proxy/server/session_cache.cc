@@ -21,14 +21,7 @@
 
 namespace atrium::proxy::server {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using std::chrono::milliseconds;
-
 namespace {
-
-constexpr auto kNoThrow = net::as_tuple(net::use_awaitable_t<Executor>{});
 
 // Every line of a header, as views into the message.
 template <class Fields>
@@ -256,10 +249,8 @@ Task<bool> Session::sendCached(Exchange& x, const RouteRuntime& route,
   http::PmrFields fields(Alloc(&scratch_->arena));
   for (const auto& [name, value] : entry.headers) fields.insert(name, value);
   http::prepareDownstreamResponse(fields, x.request_id);
-  http::applyHeaderModifier(fields, spec.response_headers);
+  decorateResponse(x, spec, fields);  // x.cache_result is `result`
   fields.set(bhttp::field::age, std::to_string(cache::ageSeconds(entry, now)));
-  fields.set("X-Cache", result);
-  addGatewayHeaders(fields, x, spec);
   const int status = not_modified ? 304 : entry.status;
   const bool bodyless = not_modified || status == 204 || status / 100 == 1;
   if (!bodyless) fields.set(bhttp::field::content_length, std::to_string(entry.body.size()));

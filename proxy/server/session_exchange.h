@@ -1,5 +1,8 @@
 #pragma once
-// The state of one request, shared by session.cc and session_cache.cc (only they include it).
+// The state of one request, and the names the session's files share (session.cc and its
+// session_*.cc parts include it; nothing else does).
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -12,6 +15,14 @@
 #include "proxy/server/session.h"
 
 namespace atrium::proxy::server {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using std::chrono::milliseconds;
+
+// Socket operations report errors as values: a session never throws on the hot path.
+inline constexpr auto kNoThrow = net::as_tuple(net::use_awaitable_t<Executor>{});
 
 // Everything one request carries from start to finish.
 struct Session::Exchange {

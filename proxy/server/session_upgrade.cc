@@ -23,14 +23,7 @@
 
 namespace atrium::proxy::server {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using std::chrono::milliseconds;
-
 namespace {
-
-constexpr auto kNoThrow = net::as_tuple(net::use_awaitable_t<Executor>{});
 
 // The end of a stream read, clean or not as far as TLS goes: a peer that closes without
 // close_notify has still finished sending.
